@@ -1,0 +1,61 @@
+//! The sample model and everything that touches WAV bytes.
+//!
+//! - [`Audio`]: one synthesized unit, mono 16-bit PCM, small enough to live in memory.
+//! - [`read`]: turns an engine's finished WAV file into [`Audio`], trusting nothing about it.
+//! - [`riff`]: the streaming writer for the article's WAV, with `LIST/INFO`, `cue ` and
+//!   `LIST/adtl` chunks (hound cannot write those).
+//! - [`inspect`]: a strict, independent parser of our own output, used by tests and `verify`.
+//!
+//! Time is a `u64` count of sample frames everywhere; it becomes seconds only in text formats.
+
+pub mod inspect;
+pub mod read;
+pub mod riff;
+
+/// Mono 16-bit PCM audio for one synthesis unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audio {
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// One sample per frame (mono).
+    pub samples: Vec<i16>,
+}
+
+impl Audio {
+    /// Number of sample frames.
+    pub fn frames(&self) -> u64 {
+        self.samples.len() as u64
+    }
+}
+
+/// Converts a frame count to whole milliseconds, rounding half up, in integer arithmetic.
+pub fn frames_to_ms(frames: u64, sample_rate: u32) -> u64 {
+    let rate = u128::from(sample_rate.max(1));
+    ((u128::from(frames) * 1000 + rate / 2) / rate) as u64
+}
+
+/// Converts milliseconds to frames, rounding half up.
+pub fn ms_to_frames(ms: u64, sample_rate: u32) -> u64 {
+    ((u128::from(ms) * u128::from(sample_rate) + 500) / 1000) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ms_conversions_round_half_up() {
+        assert_eq!(frames_to_ms(0, 22050), 0);
+        assert_eq!(frames_to_ms(22050, 22050), 1000);
+        assert_eq!(frames_to_ms(52635, 22050), 2387); // 2387.07
+        assert_eq!(frames_to_ms(97920, 22050), 4441); // 4440.82
+        assert_eq!(ms_to_frames(400, 22050), 8820);
+        assert_eq!(ms_to_frames(1, 22050), 22); // 22.05
+    }
+
+    #[test]
+    fn seven_hours_do_not_overflow() {
+        let frames = 7 * 3600 * 48_000u64;
+        assert_eq!(frames_to_ms(frames, 48_000), 7 * 3600 * 1000);
+    }
+}

@@ -1,0 +1,168 @@
+//! Speech synthesis backends: one small object-safe trait, one file per engine.
+//!
+//! Every backend turns one unit of text into [`Audio`]. The pipeline above only ever sees
+//! `&dyn Synthesizer`, so a backend is chosen at run time and the mock backend can stand in for
+//! any engine in tests. Every backend reports failures as the one [`SynthError`] enum, which
+//! names the engine; the conformance suite in `tests/it/conformance.rs` holds each backend to
+//! the same contract.
+
+pub mod espeak;
+pub mod mock;
+
+use crate::audio::Audio;
+use crate::audio::read::ReadError;
+use crate::process::{self, RunError};
+use std::time::Duration;
+
+/// One unit of text to speak.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The text, exactly as it should be spoken. Backends must never interpret it as options,
+    /// markup or shell syntax.
+    pub text: &'a str,
+}
+
+/// What a backend reports about itself once it has been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    /// The backend's name, e.g. `espeak-ng`.
+    pub name: String,
+    /// The engine's own version string, e.g. `1.51`.
+    pub version: String,
+    /// The rate every unit comes back at.
+    pub sample_rate: u32,
+    /// Settings that shape the sound, for the manifest (name, value), in a fixed order.
+    pub settings: Vec<(String, String)>,
+}
+
+/// A speech synthesizer. Implementations must be usable from many threads at once.
+pub trait Synthesizer: Send + Sync {
+    /// Short name, used in every message, e.g. `espeak-ng`.
+    fn name(&self) -> &str;
+
+    /// Cheap start-up check, run once before any work: is the engine there, does it accept
+    /// the voice, what does it produce?
+    fn check(&self) -> Result<EngineInfo, SynthError>;
+
+    /// Speaks one unit of text.
+    fn synthesize(&self, request: &Request<'_>) -> Result<Audio, SynthError>;
+}
+
+/// Everything that can go wrong in a backend. Every variant names the engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SynthError {
+    /// The engine's program is not installed.
+    #[error("{program} was not found on PATH: {hint}")]
+    NotFound {
+        /// The engine.
+        engine: String,
+        /// The program looked for.
+        program: String,
+        /// What to do about it.
+        hint: String,
+    },
+    /// The engine ran and reported failure.
+    #[error("{engine} failed ({status}){}", stderr_suffix(.stderr))]
+    Failed {
+        /// The engine.
+        engine: String,
+        /// Exit status in words.
+        status: String,
+        /// What the engine printed on stderr.
+        stderr: String,
+    },
+    /// The engine did not finish in time and was killed.
+    #[error("{engine} did not finish within {} s and was killed (raise --timeout if the engine is just slow){}", .after.as_secs_f64(), stderr_suffix(.stderr))]
+    TimedOut {
+        /// The engine.
+        engine: String,
+        /// The deadline.
+        after: Duration,
+        /// What the engine printed on stderr before that.
+        stderr: String,
+    },
+    /// The engine claimed success but its audio is missing, empty or unreadable.
+    #[error("{engine} exited successfully but {problem}{}", stderr_suffix(.stderr))]
+    BadAudio {
+        /// The engine.
+        engine: String,
+        /// What is wrong with the output.
+        problem: ReadError,
+        /// What the engine printed on stderr.
+        stderr: String,
+    },
+    /// The engine returned audio in a different format from the rest of the article.
+    #[error(
+        "{engine} returned audio at {got} Hz, but the article is being written at {expected} Hz"
+    )]
+    FormatChanged {
+        /// The engine.
+        engine: String,
+        /// The rate of this unit.
+        got: u32,
+        /// The rate of the article.
+        expected: u32,
+    },
+    /// The engine could not be started or its files could not be handled.
+    #[error("{engine}: {message}")]
+    Io {
+        /// The engine.
+        engine: String,
+        /// What failed.
+        message: String,
+    },
+    /// The run was interrupted.
+    #[error("interrupted")]
+    Cancelled,
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(": {stderr}")
+    }
+}
+
+impl SynthError {
+    /// Maps a process-supervision error for `engine`; `hint` says how to install its program.
+    pub(crate) fn from_run(engine: &str, hint: &str, err: RunError) -> SynthError {
+        match err {
+            RunError::NotFound { program } => SynthError::NotFound {
+                engine: engine.to_string(),
+                program,
+                hint: hint.to_string(),
+            },
+            RunError::TimedOut { after, stderr } => SynthError::TimedOut {
+                engine: engine.to_string(),
+                after,
+                stderr,
+            },
+            RunError::Cancelled => SynthError::Cancelled,
+            other => SynthError::Io {
+                engine: engine.to_string(),
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// An engine that exited non-zero.
+    pub(crate) fn failed(engine: &str, finished: &process::Finished) -> SynthError {
+        SynthError::Failed {
+            engine: engine.to_string(),
+            status: process::describe_status(&finished.status),
+            stderr: finished.stderr.clone(),
+        }
+    }
+}
+
+/// Creates the backend a configuration asks for. Runs nothing; call
+/// [`Synthesizer::check`] before use.
+pub fn build(config: &crate::config::BackendConfig) -> Result<Box<dyn Synthesizer>, SynthError> {
+    use crate::config::BackendConfig;
+    Ok(match config {
+        BackendConfig::Espeak(s) => Box::new(espeak::EspeakNg::new(s.clone())?),
+        BackendConfig::Mock(s) => Box::new(mock::Mock::new(s.clone())),
+    })
+}

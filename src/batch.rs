@@ -1,0 +1,408 @@
+//! Which files a run converts, and where each one's outputs go.
+//!
+//! Folders are walked recursively in sorted order; hidden files and folders are skipped, and
+//! symbolic links to folders are not followed (so a link loop cannot trap the walk). A file
+//! named on the command line is converted whatever its extension. Outputs mirror the input
+//! tree under the output folder and never escape it. When two inputs would write the same
+//! outputs (`b.md` and `b.txt`), both keep their extension in the output name instead, with a
+//! warning; the choice depends only on the list of inputs, so it is the same on every run.
+
+use crate::backend::{self, SynthError};
+use crate::config::{self, ConvertRequest};
+use crate::exit_codes::ExitCode;
+use crate::pipeline::{self, ArticleJob, Outcome, PipelineSettings};
+use crate::report;
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Component, Path, PathBuf};
+
+/// File extensions a folder walk picks up (lower case).
+pub const ARTICLE_EXTENSIONS: &[&str] = &["txt"];
+
+/// `aloud convert`: resolve settings, find the articles, check the engine once, convert, and
+/// report. Returns the exit code; `Err` is for failures before any article was attempted.
+pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot determine the current folder")?;
+    let config = config::resolve(request, &cwd)?;
+    let found = discover(&config.inputs, &config.output_dir)?;
+    for w in &found.warnings {
+        report::warning(w);
+    }
+    let synth = backend::build(&config.backend)?;
+    let engine = match synth.check() {
+        Ok(info) => info,
+        Err(e @ SynthError::NotFound { .. }) => return Err(e.into()),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("{} is not usable", synth.name())));
+        }
+    };
+    let started = std::time::Instant::now();
+    let settings = PipelineSettings {
+        jobs: config.jobs,
+        gap_ms: config.gap_ms,
+    };
+    let quiet = config.quiet;
+    let report = pipeline::convert(
+        &found.jobs,
+        synth.as_ref(),
+        &engine,
+        &settings,
+        &mut |o| match o {
+            Outcome::Converted(c) if !quiet => report::line(format_args!(
+                "converted {} -> {} ({} chapters, {})",
+                c.name,
+                c.wav.display(),
+                c.chapters,
+                report::clock(crate::audio::frames_to_ms(c.frames, c.sample_rate))
+            )),
+            Outcome::Converted(_) => {}
+            Outcome::Failed { name, error } => report::error(format_args!("{name}: {error}")),
+        },
+    )
+    .context("cannot start the synthesis workers")?;
+
+    let converted: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Converted(c) => Some(c),
+            Outcome::Failed { .. } => None,
+        })
+        .collect();
+    let failed = report.outcomes.len() - converted.len();
+    let audio_ms: u64 = converted
+        .iter()
+        .map(|c| crate::audio::frames_to_ms(c.frames, c.sample_rate))
+        .sum();
+    if report.interrupted {
+        report::error(format_args!(
+            "interrupted: {} of {} articles finished and kept; unfinished ones left no files",
+            converted.len(),
+            found.jobs.len()
+        ));
+        return Ok(ExitCode::Interrupted);
+    }
+    if !quiet && found.jobs.len() > 1 {
+        report::line(format_args!(
+            "{} of {} articles converted ({} of audio) in {:.1} s{}",
+            converted.len(),
+            found.jobs.len(),
+            report::clock(audio_ms),
+            started.elapsed().as_secs_f64(),
+            if failed > 0 {
+                format!("; {failed} failed")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    Ok(if failed > 0 {
+        ExitCode::Failure
+    } else {
+        ExitCode::Success
+    })
+}
+
+/// What a walk found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Articles in order.
+    pub jobs: Vec<ArticleJob>,
+    /// Things the user should know (renamed outputs, empty folders).
+    pub warnings: Vec<String>,
+}
+
+/// Why the inputs cannot be used at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscoveryError {
+    /// An input does not exist or cannot be examined.
+    #[error("{}: {source}", .path.display())]
+    Input {
+        /// The input as given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No article was found in any input.
+    #[error("no articles found in {} (aloud reads files ending in {})", .paths, .extensions)]
+    NoArticles {
+        /// The inputs, for the message.
+        paths: String,
+        /// The extensions looked for.
+        extensions: String,
+    },
+}
+
+/// Finds the articles under `inputs` and names their outputs under `out_dir`.
+pub fn discover(inputs: &[PathBuf], out_dir: &Path) -> Result<Discovery, DiscoveryError> {
+    let out_canonical = out_dir.canonicalize().ok();
+    let mut found: Vec<(PathBuf, PathBuf)> = Vec::new(); // (source, path relative to its input)
+    let mut warnings = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input).map_err(|source| DiscoveryError::Input {
+            path: input.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let before = found.len();
+            walk(
+                input,
+                Path::new(""),
+                out_canonical.as_deref(),
+                &mut found,
+                &mut warnings,
+            );
+            if found.len() == before {
+                warnings.push(format!(
+                    "{}: no articles found in this folder",
+                    input.display()
+                ));
+            }
+        } else {
+            let name = input
+                .file_name()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| input.clone());
+            found.push((input.clone(), name));
+        }
+    }
+    // The same file named twice is converted once.
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|(src, _)| seen.insert(src.canonicalize().unwrap_or_else(|_| src.clone())));
+    if found.is_empty() {
+        return Err(DiscoveryError::NoArticles {
+            paths: inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            extensions: ARTICLE_EXTENSIONS
+                .iter()
+                .map(|e| format!(".{e}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let jobs = name_outputs(found, out_dir, &mut warnings);
+    Ok(Discovery { jobs, warnings })
+}
+
+fn walk(
+    root: &Path,
+    rel: &Path,
+    skip: Option<&Path>,
+    found: &mut Vec<(PathBuf, PathBuf)>,
+    warnings: &mut Vec<String>,
+) {
+    let dir = root.join(rel);
+    if skip.is_some() && dir.canonicalize().ok().as_deref() == skip {
+        return; // never read our own outputs back as inputs
+    }
+    let mut entries: Vec<_> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd.filter_map(Result::ok).collect(),
+        Err(e) => {
+            warnings.push(format!("{}: skipped, cannot list it: {e}", dir.display()));
+            return;
+        }
+    };
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        if name.as_encoded_bytes().starts_with(b".") {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        let child_rel = rel.join(&name);
+        if file_type.is_dir() {
+            walk(root, &child_rel, skip, found, warnings);
+        } else if is_article(&path) {
+            // A link to a file is read; a link to a folder (file_type is the link's) is not
+            // followed.
+            let is_file =
+                file_type.is_file() || std::fs::metadata(&path).is_ok_and(|m| m.is_file());
+            if is_file {
+                found.push((path, child_rel));
+            }
+        }
+    }
+}
+
+fn is_article(path: &Path) -> bool {
+    path.extension()
+        .and_then(OsStr::to_str)
+        .is_some_and(|e| ARTICLE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Output bases: `out_dir/rel-without-extension`, or with the extension kept where two
+/// inputs would collide, or with `~N` where even that collides.
+fn name_outputs(
+    found: Vec<(PathBuf, PathBuf)>,
+    out_dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Vec<ArticleJob> {
+    let stem_of = |rel: &Path| safe_relative(&rel.with_extension(""));
+    let mut by_stem: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
+    for (i, (_, rel)) in found.iter().enumerate() {
+        by_stem.entry(stem_of(rel)).or_default().push(i);
+    }
+    let mut bases: Vec<PathBuf> = found.iter().map(|(_, rel)| stem_of(rel)).collect();
+    for (stem, members) in &by_stem {
+        if members.len() < 2 {
+            continue;
+        }
+        let names: Vec<String> = members
+            .iter()
+            .map(|&i| found[i].0.display().to_string())
+            .collect();
+        warnings.push(format!(
+            "{} would all be written as {}.*; each keeps its extension in its output name instead",
+            names.join(", "),
+            out_dir.join(stem).display()
+        ));
+        for &i in members {
+            bases[i] = safe_relative(&found[i].1);
+        }
+    }
+    // Still colliding (the same relative path under two inputs): number them in order.
+    let mut count: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for base in &bases {
+        *count.entry(base.clone()).or_default() += 1;
+    }
+    let mut used: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    found
+        .into_iter()
+        .zip(bases)
+        .map(|((source, rel), base)| {
+            let base = if count[&base] > 1 {
+                let n = used.entry(base.clone()).or_default();
+                *n += 1;
+                let mut s = base.clone().into_os_string();
+                s.push(format!("~{n}"));
+                PathBuf::from(s)
+            } else {
+                base
+            };
+            ArticleJob {
+                name: rel.to_string_lossy().into_owned(),
+                out_base: out_dir.join(base),
+                source,
+            }
+        })
+        .collect()
+}
+
+/// Keeps only normal components, so no output can escape the output folder.
+fn safe_relative(p: &Path) -> PathBuf {
+    let kept: PathBuf = p
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    if kept.as_os_str().is_empty() {
+        PathBuf::from("article")
+    } else {
+        kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn touch(p: &Path) {
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, "text").unwrap();
+    }
+
+    #[test]
+    fn folders_are_walked_sorted_skipping_hidden_and_other_files() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("in");
+        for f in [
+            "b.txt",
+            "a/z.txt",
+            "a/y.TXT",
+            ".hidden.txt",
+            ".git/x.txt",
+            "c.wav",
+            "a/.h/q.txt",
+        ] {
+            touch(&root.join(f));
+        }
+        let out = d.path().join("out");
+        let found = discover(std::slice::from_ref(&root), &out).unwrap();
+        let names: Vec<_> = found.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["a/y.TXT", "a/z.txt", "b.txt"]);
+        assert_eq!(found.jobs[1].out_base, out.join("a/z"));
+    }
+
+    #[test]
+    fn colliding_outputs_keep_their_extensions_with_a_warning() {
+        let d = tempfile::tempdir().unwrap();
+        let (b1, b2) = (d.path().join("b.txt"), d.path().join("b.TXT"));
+        touch(&b1);
+        touch(&b2);
+        let out = d.path().join("out");
+        let found = discover(&[b1, b2], &out).unwrap();
+        let bases: Vec<_> = found.jobs.iter().map(|j| j.out_base.clone()).collect();
+        assert_eq!(bases, [out.join("b.txt"), out.join("b.TXT")]);
+        assert_eq!(found.warnings.len(), 1);
+    }
+
+    #[test]
+    fn the_same_name_under_two_inputs_is_numbered() {
+        let d = tempfile::tempdir().unwrap();
+        let (x1, x2) = (d.path().join("d1/x.txt"), d.path().join("d2/x.txt"));
+        touch(&x1);
+        touch(&x2);
+        let out = d.path().join("out");
+        let found = discover(&[x1.clone(), x2, x1], &out).unwrap();
+        let bases: Vec<_> = found.jobs.iter().map(|j| j.out_base.clone()).collect();
+        assert_eq!(bases, [out.join("x.txt~1"), out.join("x.txt~2")]);
+    }
+
+    #[test]
+    fn the_output_folder_is_not_read_back() {
+        let d = tempfile::tempdir().unwrap();
+        touch(&d.path().join("a.txt"));
+        touch(&d.path().join("output/old.txt"));
+        let out = d.path().join("output");
+        let found = discover(&[d.path().to_path_buf()], &out).unwrap();
+        assert_eq!(found.jobs.len(), 1);
+    }
+
+    #[test]
+    fn a_symlink_loop_does_not_trap_the_walk() {
+        let d = tempfile::tempdir().unwrap();
+        touch(&d.path().join("in/a.txt"));
+        std::os::unix::fs::symlink(d.path().join("in"), d.path().join("in/loop")).unwrap();
+        let found = discover(&[d.path().join("in")], &d.path().join("out")).unwrap();
+        assert_eq!(found.jobs.len(), 1);
+    }
+
+    #[test]
+    fn missing_inputs_and_empty_folders_are_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let err = discover(&[d.path().join("nope.txt")], d.path()).unwrap_err();
+        assert!(err.to_string().contains("nope.txt"), "{err}");
+        let err = discover(&[d.path().to_path_buf()], &d.path().join("o")).unwrap_err();
+        assert!(err.to_string().starts_with("no articles found in"), "{err}");
+    }
+
+    #[test]
+    fn outputs_never_escape_the_output_folder() {
+        assert_eq!(
+            safe_relative(Path::new("../../etc/passwd")),
+            PathBuf::from("etc/passwd")
+        );
+        assert_eq!(safe_relative(Path::new("/abs/x")), PathBuf::from("abs/x"));
+    }
+}

@@ -1,0 +1,430 @@
+//! Settings the pipeline needs, already validated, with no trace of clap.
+//!
+//! [`ConvertRequest`] is what the user asked for (every field optional); [`resolve`] layers it
+//! over a voice profile and the defaults and checks every value, giving a [`ConvertConfig`].
+//! Precedence, highest first: command-line flags, the voice profile, built-in defaults.
+//!
+//! Voice profiles are TOML files named `voices/NAME.toml`, looked up in the current folder's
+//! `voices/` and then among the profiles built into the binary (copies of the repository's
+//! `voices/`). `--voice NAME` with no such profile passes NAME to the engine as its own voice
+//! name.
+
+use crate::backend::espeak::EspeakSettings;
+use crate::backend::mock::MockSettings;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The profile used when `--voice` is not given.
+pub const DEFAULT_VOICE: &str = "en-us";
+
+/// Profiles compiled into the binary, so `aloud` works from any folder.
+const BUILTIN_PROFILES: &[(&str, &str)] = &[
+    ("en-us", include_str!("../voices/en-us.toml")),
+    ("en-gb", include_str!("../voices/en-gb.toml")),
+    ("mock", include_str!("../voices/mock.toml")),
+];
+
+/// Which synthesizer to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum BackendKind {
+    /// The external `espeak-ng` program, one process per unit.
+    #[serde(rename = "espeak-ng")]
+    EspeakNg,
+    /// The in-process mock (tones).
+    #[serde(rename = "mock")]
+    Mock,
+}
+
+/// A voice profile file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceProfile {
+    /// One line for listings.
+    pub description: Option<String>,
+    /// The backend.
+    pub backend: Option<BackendKind>,
+    /// The engine's own voice name.
+    pub voice: Option<String>,
+    /// Words per minute.
+    pub rate: Option<u32>,
+    /// Pitch, 0–99.
+    pub pitch: Option<u32>,
+    /// Silence between paragraphs.
+    pub gap_ms: Option<u64>,
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// `aloud convert`.
+    Convert(ConvertRequest),
+}
+
+/// What the user asked for on the command line; `None` means "not given".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConvertRequest {
+    /// Files and folders to convert.
+    pub inputs: Vec<PathBuf>,
+    /// Output folder.
+    pub output: Option<PathBuf>,
+    /// Parallel workers.
+    pub jobs: Option<usize>,
+    /// Backend.
+    pub backend: Option<BackendKind>,
+    /// Profile name or engine voice.
+    pub voice: Option<String>,
+    /// Words per minute.
+    pub rate: Option<u32>,
+    /// Pitch.
+    pub pitch: Option<u32>,
+    /// Silence between paragraphs.
+    pub gap_ms: Option<u64>,
+    /// Per-call deadline in seconds.
+    pub timeout_secs: Option<f64>,
+    /// Mock: milliseconds per character.
+    pub mock_ms_per_char: Option<u32>,
+    /// Mock: latency per call.
+    pub mock_latency_ms: Option<u64>,
+    /// Mock: fail units containing this word.
+    pub mock_fail_on: Option<String>,
+    /// Print nothing but errors.
+    pub quiet: bool,
+}
+
+/// A validated conversion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvertConfig {
+    /// Files and folders to convert.
+    pub inputs: Vec<PathBuf>,
+    /// Output folder.
+    pub output_dir: PathBuf,
+    /// Parallel workers (≥ 1).
+    pub jobs: usize,
+    /// The backend and its settings.
+    pub backend: BackendConfig,
+    /// Silence between paragraphs.
+    pub gap_ms: u64,
+    /// Print nothing but errors.
+    pub quiet: bool,
+}
+
+/// A backend with its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendConfig {
+    /// espeak-ng.
+    Espeak(EspeakSettings),
+    /// The mock.
+    Mock(MockSettings),
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A profile file is unreadable or invalid.
+    #[error("voice profile {}: {message}", .path.display())]
+    Profile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (TOML errors name the line and key).
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{option}: {message}")]
+    Invalid {
+        /// The option, as the user would type it.
+        option: &'static str,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+/// Layers `req` over its voice profile and the defaults. `cwd` is where `voices/` is looked
+/// up.
+pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigError> {
+    let (profile, engine_voice) = match &req.voice {
+        None => (
+            load_profile(DEFAULT_VOICE, cwd)?.expect("the default profile is built in"),
+            None,
+        ),
+        Some(name) => match load_profile(name, cwd)? {
+            Some(p) => (p, None),
+            // Not a profile: the engine's own voice name, over the default profile.
+            None => (
+                load_profile(DEFAULT_VOICE, cwd)?.expect("the default profile is built in"),
+                Some(name.clone()),
+            ),
+        },
+    };
+
+    let jobs = req
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    check_range("--jobs", jobs as u64, 1, 1024)?;
+    let gap_ms = req.gap_ms.or(profile.gap_ms).unwrap_or(400);
+    check_range("--gap-ms", gap_ms, 0, 60_000)?;
+    let timeout_secs = req.timeout_secs.unwrap_or(60.0);
+    if !(timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs <= 86_400.0) {
+        return Err(ConfigError::Invalid {
+            option: "--timeout",
+            message: format!("{timeout_secs} is not a number of seconds between 0 and 86400"),
+        });
+    }
+    let timeout = Duration::from_secs_f64(timeout_secs);
+
+    let backend = match req
+        .backend
+        .or(profile.backend)
+        .unwrap_or(BackendKind::EspeakNg)
+    {
+        BackendKind::EspeakNg => {
+            let voice = engine_voice
+                .or(profile.voice)
+                .unwrap_or_else(|| DEFAULT_VOICE.to_string());
+            if voice.is_empty() || voice.starts_with('-') || voice.chars().any(char::is_whitespace)
+            {
+                return Err(ConfigError::Invalid {
+                    option: "--voice",
+                    message: format!("{voice:?} is not a voice name"),
+                });
+            }
+            let rate = req.rate.or(profile.rate).unwrap_or(175);
+            check_range("--rate", u64::from(rate), 80, 450)?;
+            let pitch = req.pitch.or(profile.pitch).unwrap_or(50);
+            check_range("--pitch", u64::from(pitch), 0, 99)?;
+            BackendConfig::Espeak(EspeakSettings {
+                program: "espeak-ng".into(),
+                voice,
+                rate,
+                pitch,
+                timeout,
+            })
+        }
+        BackendKind::Mock => {
+            let defaults = MockSettings::default();
+            let ms_per_char = req.mock_ms_per_char.unwrap_or(defaults.ms_per_char);
+            check_range("--mock-ms-per-char", u64::from(ms_per_char), 1, 10_000)?;
+            BackendConfig::Mock(MockSettings {
+                ms_per_char,
+                latency: Duration::from_millis(req.mock_latency_ms.unwrap_or(0)),
+                fail_on: req.mock_fail_on.filter(|w| !w.is_empty()),
+                ..defaults
+            })
+        }
+    };
+
+    Ok(ConvertConfig {
+        inputs: req.inputs,
+        output_dir: req.output.unwrap_or_else(|| PathBuf::from("output")),
+        jobs,
+        backend,
+        gap_ms,
+        quiet: req.quiet,
+    })
+}
+
+fn check_range(option: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            option,
+            message: format!("{value} is out of range; use {min} to {max}"),
+        })
+    }
+}
+
+/// Finds and parses profile `name`: `cwd/voices/NAME.toml`, then the built-in copy.
+/// `Ok(None)` when there is no such profile (or the name cannot be a profile file name).
+pub fn load_profile(name: &str, cwd: &Path) -> Result<Option<VoiceProfile>, ConfigError> {
+    let is_file_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !is_file_name {
+        return Ok(None);
+    }
+    let path = cwd.join("voices").join(format!("{name}.toml"));
+    match std::fs::read_to_string(&path) {
+        Ok(src) => return parse_profile(&src, &path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(ConfigError::Profile {
+                path,
+                message: e.to_string(),
+            });
+        }
+    }
+    BUILTIN_PROFILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, src)| parse_profile(src, Path::new(&format!("<built-in>/voices/{n}.toml"))))
+        .transpose()
+}
+
+/// Parses a profile; errors carry TOML's line, column and key.
+pub fn parse_profile(src: &str, path: &Path) -> Result<VoiceProfile, ConfigError> {
+    toml::from_str(src).map_err(|e| ConfigError::Profile {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> ConvertRequest {
+        ConvertRequest {
+            inputs: vec!["a.txt".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn builtin_profiles_parse() {
+        for (name, src) in BUILTIN_PROFILES {
+            parse_profile(src, Path::new(name)).unwrap();
+        }
+    }
+
+    #[test]
+    fn defaults_come_from_the_en_us_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = resolve(req(), dir.path()).unwrap();
+        assert_eq!(c.gap_ms, 400);
+        assert_eq!(c.output_dir, PathBuf::from("output"));
+        let BackendConfig::Espeak(e) = c.backend else {
+            panic!("espeak is the default")
+        };
+        assert_eq!((e.voice.as_str(), e.rate, e.pitch), ("en-us", 175, 50));
+        assert_eq!(e.timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn flags_beat_the_profile_and_unknown_voices_go_to_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = resolve(
+            ConvertRequest {
+                voice: Some("en-gb".into()),
+                rate: Some(200),
+                ..req()
+            },
+            dir.path(),
+        )
+        .unwrap();
+        let BackendConfig::Espeak(e) = c.backend else {
+            panic!()
+        };
+        assert_eq!((e.voice.as_str(), e.rate, e.pitch), ("en-gb", 200, 45));
+
+        let c = resolve(
+            ConvertRequest {
+                voice: Some("fr+f3".into()),
+                ..req()
+            },
+            dir.path(),
+        )
+        .unwrap();
+        let BackendConfig::Espeak(e) = c.backend else {
+            panic!()
+        };
+        assert_eq!(e.voice, "fr+f3");
+    }
+
+    #[test]
+    fn a_local_profile_overrides_the_builtin_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("voices")).unwrap();
+        std::fs::write(
+            dir.path().join("voices/en-us.toml"),
+            "backend = \"mock\"\ngap_ms = 5\n",
+        )
+        .unwrap();
+        let c = resolve(req(), dir.path()).unwrap();
+        assert!(matches!(c.backend, BackendConfig::Mock(_)));
+        assert_eq!(c.gap_ms, 5);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_file_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("voices")).unwrap();
+        std::fs::write(
+            dir.path().join("voices/x.toml"),
+            "voice = \"en\"\nrat = 3\n",
+        )
+        .unwrap();
+        let err = resolve(
+            ConvertRequest {
+                voice: Some("x".into()),
+                ..req()
+            },
+            dir.path(),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("x.toml") && msg.contains("line 2") && msg.contains("rat"),
+            "{msg}"
+        );
+
+        std::fs::write(dir.path().join("voices/y.toml"), "rate = \"fast\"\n").unwrap();
+        let err = resolve(
+            ConvertRequest {
+                voice: Some("y".into()),
+                ..req()
+            },
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for (r, option) in [
+            (
+                ConvertRequest {
+                    rate: Some(10),
+                    ..req()
+                },
+                "--rate",
+            ),
+            (
+                ConvertRequest {
+                    pitch: Some(100),
+                    ..req()
+                },
+                "--pitch",
+            ),
+            (
+                ConvertRequest {
+                    jobs: Some(0),
+                    ..req()
+                },
+                "--jobs",
+            ),
+            (
+                ConvertRequest {
+                    timeout_secs: Some(0.0),
+                    ..req()
+                },
+                "--timeout",
+            ),
+            (
+                ConvertRequest {
+                    voice: Some("-x".into()),
+                    ..req()
+                },
+                "--voice",
+            ),
+        ] {
+            let err = resolve(r, dir.path()).unwrap_err();
+            assert!(err.to_string().starts_with(option), "{err}");
+        }
+    }
+}

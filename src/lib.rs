@@ -1,0 +1,49 @@
+//! aloud turns written articles into chaptered audio.
+//!
+//! The modules read as the pipeline: [`cli`] → [`config`] → [`batch`] (which articles) →
+//! [`text`] (article → paragraphs and chapters) → [`backend`] (speech, through [`process`]) →
+//! [`pipeline`] (parallel synthesis, ordered streaming assembly) → [`audio`], [`chapters`] and
+//! [`manifest`] (the files written).
+
+pub mod audio;
+pub mod backend;
+pub mod batch;
+pub mod chapters;
+pub mod cli;
+pub mod config;
+pub mod exit_codes;
+pub mod manifest;
+pub mod pipeline;
+pub mod process;
+pub mod report;
+pub mod text;
+
+use exit_codes::ExitCode;
+use std::ffi::OsString;
+
+/// Runs `aloud` with these arguments (the first is the program name) and returns its exit
+/// code. Messages go to stderr. Tests call this in-process.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let command = match cli::parse(args) {
+        Ok(command) => command,
+        Err(e) => {
+            let _ = e.print();
+            return if e.exit_code() == 0 {
+                ExitCode::Success
+            } else {
+                ExitCode::Usage
+            };
+        }
+    };
+    let result = match command {
+        config::Command::Convert(request) => batch::run_convert(request),
+    };
+    result.unwrap_or_else(|e| {
+        report::error(format_args!("{e:#}"));
+        ExitCode::Failure
+    })
+}

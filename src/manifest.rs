@@ -1,0 +1,124 @@
+//! The JSON manifest written beside each article's audio (`NAME.json`).
+//!
+//! It records everything needed to check or re-use the outputs without decoding audio. It
+//! holds no timestamps and no absolute paths, so the same input and settings give the same
+//! bytes on any machine and with any number of workers. Times are frames; seconds are given
+//! alongside (rounded to the millisecond) for convenience.
+
+use crate::audio::frames_to_ms;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Identifies the manifest format.
+pub const FORMAT: &str = "aloud-manifest";
+/// Bumped when a field changes meaning.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One article's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Always [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// `aloud <version>`.
+    pub generator: String,
+    /// The source file, relative to the input it was found under.
+    pub source: String,
+    /// The article's title.
+    pub title: String,
+    /// The engine and the settings that shaped the sound.
+    pub engine: EngineRecord,
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// Always 1 (mono).
+    pub channels: u16,
+    /// Silence between paragraphs.
+    pub gap_ms: u64,
+    /// Frames of audio in the WAV.
+    pub total_frames: u64,
+    /// `total_frames` in seconds.
+    pub duration_seconds: f64,
+    /// Output files, relative to the manifest.
+    pub files: Files,
+    /// Chapters in order.
+    pub chapters: Vec<ChapterRecord>,
+    /// Paragraphs in order.
+    pub paragraphs: Vec<ParagraphRecord>,
+}
+
+/// The engine that spoke the article.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineRecord {
+    /// Backend name.
+    pub name: String,
+    /// The engine's own version.
+    pub version: String,
+    /// Voice settings (name → value).
+    pub settings: BTreeMap<String, String>,
+}
+
+/// The article's output files, by name relative to the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Files {
+    /// The WAV with embedded chapters.
+    pub wav: String,
+    /// WebVTT chapters.
+    pub chapters_vtt: String,
+}
+
+/// One chapter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChapterRecord {
+    /// 0-based position.
+    pub index: usize,
+    /// Title, as in the WAV and VTT.
+    pub title: String,
+    /// First frame.
+    pub start_frame: u64,
+    /// One past the last frame (the next chapter's start, or the end of the audio).
+    pub end_frame: u64,
+    /// `start_frame` in seconds.
+    pub start_seconds: f64,
+    /// Indices of the first and last paragraph it covers.
+    pub paragraphs: [usize; 2],
+}
+
+/// One paragraph.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParagraphRecord {
+    /// 0-based position; the player page's anchor is `#p{index + 1}`.
+    pub index: usize,
+    /// The chapter it belongs to.
+    pub chapter: usize,
+    /// Its opening words.
+    pub title: String,
+    /// The full text as written.
+    pub text: String,
+    /// SHA-256 (hex) of the text that was spoken.
+    pub spoken_sha256: String,
+    /// First frame of its speech.
+    pub start_frame: u64,
+    /// One past its last frame of speech (the gap that follows is not included).
+    pub end_frame: u64,
+    /// `end_frame - start_frame`.
+    pub duration_frames: u64,
+    /// `start_frame` in seconds.
+    pub start_seconds: f64,
+    /// `duration_frames` in seconds.
+    pub duration_seconds: f64,
+}
+
+/// Frames to seconds, rounded to the millisecond so the JSON stays short and stable.
+pub fn seconds(frames: u64, sample_rate: u32) -> f64 {
+    frames_to_ms(frames, sample_rate) as f64 / 1000.0
+}
+
+impl Manifest {
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("a manifest always serializes");
+        s.push('\n');
+        s
+    }
+}

@@ -1,0 +1,803 @@
+//! Articles → units → parallel synthesis → ordered, streamed assembly → outputs.
+//!
+//! One run feeds the units of every article, in order, to one rayon pool of `jobs` workers.
+//! The calling thread is the writer: it receives finished units, writes each article's audio
+//! as soon as all earlier units of that article are written, and finalises an article (chapter
+//! chunks, VTT, manifest, atomic renames) the moment its last unit is written.
+//!
+//! Invariants:
+//! - Memory is bounded by a window of `2 × jobs + 2` units that are being synthesized or are
+//!   waiting for an earlier unit; never by the length of an article or the size of a folder.
+//! - Outputs appear atomically: everything is written to hidden temporary files in the output
+//!   folder and renamed at the end (the manifest last). A failed or interrupted article leaves
+//!   no file behind, and other articles go on.
+//! - The bytes written depend only on the input and settings, never on `jobs` or timing.
+
+use crate::audio::riff::{CueRegion, WavError, WavWriter};
+use crate::audio::{Audio, ms_to_frames};
+use crate::backend::{EngineInfo, Request, SynthError, Synthesizer};
+use crate::chapters::{self, ChapterSpan};
+use crate::manifest::{self, ChapterRecord, EngineRecord, Files, Manifest, ParagraphRecord};
+use crate::process;
+use crate::text::{self, Article, TextError, Unit, furniture::FurnitureFilter};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+use tempfile::NamedTempFile;
+
+/// One article to convert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleJob {
+    /// Where to read it.
+    pub source: PathBuf,
+    /// How to name it in messages and the manifest: its path relative to the input it was
+    /// found under (never absolute).
+    pub name: String,
+    /// Output path without extension; `.wav`, `.chapters.vtt` and `.json` are appended.
+    pub out_base: PathBuf,
+}
+
+impl ArticleJob {
+    /// The output path with `suffix` appended (e.g. `.wav`).
+    pub fn output(&self, suffix: &str) -> PathBuf {
+        let mut s: OsString = self.out_base.as_os_str().to_owned();
+        s.push(suffix);
+        PathBuf::from(s)
+    }
+}
+
+/// What the pipeline needs to know besides the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineSettings {
+    /// Parallel synthesis workers.
+    pub jobs: usize,
+    /// Silence between paragraphs.
+    pub gap_ms: u64,
+}
+
+/// Why one article could not be converted. The article's name is added by the caller.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArticleError {
+    /// The source could not be read.
+    #[error("could not read it: {0}")]
+    Read(#[source] std::io::Error),
+    /// The text is unusable.
+    #[error(transparent)]
+    Text(#[from] TextError),
+    /// An engine call failed.
+    #[error("paragraph {paragraph}: {source}")]
+    Synthesis {
+        /// 1-based paragraph number.
+        paragraph: usize,
+        /// What the engine did.
+        source: SynthError,
+    },
+    /// An output file could not be written.
+    #[error("could not write {}: {source}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The WAV could not be assembled.
+    #[error(transparent)]
+    Wav(#[from] WavError),
+}
+
+/// A finished article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Converted {
+    /// The job's name.
+    pub name: String,
+    /// The WAV written.
+    pub wav: PathBuf,
+    /// The article's title.
+    pub title: String,
+    /// Number of chapters.
+    pub chapters: usize,
+    /// Number of paragraphs.
+    pub paragraphs: usize,
+    /// Frames of audio.
+    pub frames: u64,
+    /// Frames per second.
+    pub sample_rate: u32,
+}
+
+/// What happened to one article.
+#[derive(Debug)]
+pub enum Outcome {
+    /// All outputs were written.
+    Converted(Converted),
+    /// Nothing was written for it.
+    Failed {
+        /// The job's name.
+        name: String,
+        /// Why.
+        error: ArticleError,
+    },
+}
+
+/// The result of a run: one outcome per finished article in input order, and whether the run
+/// was interrupted (articles without an outcome were not finished and left no files).
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// Outcomes, in input order.
+    pub outcomes: Vec<Outcome>,
+    /// Whether Ctrl-C or SIGTERM stopped the run.
+    pub interrupted: bool,
+}
+
+/// Converts `jobs` with `synth`, calling `on_outcome` as each article finishes.
+pub fn convert(
+    jobs: &[ArticleJob],
+    synth: &dyn Synthesizer,
+    engine: &EngineInfo,
+    settings: &PipelineSettings,
+    on_outcome: &mut dyn FnMut(&Outcome),
+) -> std::io::Result<RunReport> {
+    let workers = settings.jobs.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("aloud-synth-{i}"))
+        .build()
+        .map_err(std::io::Error::other)?;
+    let window = Window::new(2 * workers + 2);
+    let dispatch = Mutex::new(Dispatcher {
+        jobs,
+        next_job: 0,
+        current: None,
+    });
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let writer = Writer {
+        jobs,
+        engine,
+        settings,
+        window: &window,
+        sinks: HashMap::new(),
+        outcomes: BTreeMap::new(),
+    };
+    let report = std::thread::scope(|ts| {
+        ts.spawn(|| {
+            pool.scope(|s| {
+                for _ in 0..workers {
+                    let tx = tx.clone();
+                    let (dispatch, window) = (&dispatch, &window);
+                    s.spawn(move |_| work(dispatch, window, synth, engine.sample_rate, tx));
+                }
+            });
+            drop(tx);
+        });
+        writer.run(rx, on_outcome)
+    });
+    Ok(report)
+}
+
+/// A unit handed to a worker.
+struct WorkItem {
+    article: usize,
+    unit: usize,
+    prepared: Arc<Prepared>,
+    abandoned: Arc<AtomicBool>,
+}
+
+/// An article read and segmented, shared by the dispatcher and the writer.
+struct Prepared {
+    article: Article,
+    units: Vec<Unit>,
+}
+
+enum UnitResult {
+    Audio(Audio),
+    Failed(SynthError),
+    /// Not synthesized: its article had already failed, or the run was cancelled.
+    Skipped,
+}
+
+enum Msg {
+    /// Sent before any unit of the article, under the dispatch lock.
+    Begin {
+        article: usize,
+        prepared: Result<Arc<Prepared>, ArticleError>,
+        abandoned: Arc<AtomicBool>,
+    },
+    Unit {
+        article: usize,
+        unit: usize,
+        result: UnitResult,
+    },
+}
+
+/// Hands out units in input order, reading each article only when its first unit is needed.
+struct Dispatcher<'a> {
+    jobs: &'a [ArticleJob],
+    next_job: usize,
+    current: Option<(usize, Arc<Prepared>, usize, Arc<AtomicBool>)>,
+}
+
+impl Dispatcher<'_> {
+    fn next(&mut self, tx: &Sender<Msg>) -> Option<WorkItem> {
+        loop {
+            if process::cancelled() {
+                return None;
+            }
+            if let Some((article, prepared, next, abandoned)) = &mut self.current
+                && *next < prepared.units.len()
+            {
+                let unit = *next;
+                *next += 1;
+                return Some(WorkItem {
+                    article: *article,
+                    unit,
+                    prepared: Arc::clone(prepared),
+                    abandoned: Arc::clone(abandoned),
+                });
+            }
+            let article = self.next_job;
+            let job = self.jobs.get(article)?;
+            self.next_job += 1;
+            let abandoned = Arc::new(AtomicBool::new(false));
+            let prepared = prepare(job).map(Arc::new);
+            if let Ok(p) = &prepared {
+                self.current = Some((article, Arc::clone(p), 0, Arc::clone(&abandoned)));
+            }
+            // Sent while the dispatch lock is held, so it precedes every unit of the article.
+            let _ = tx.send(Msg::Begin {
+                article,
+                prepared,
+                abandoned,
+            });
+        }
+    }
+}
+
+fn prepare(job: &ArticleJob) -> Result<Prepared, ArticleError> {
+    let bytes = std::fs::read(&job.source).map_err(ArticleError::Read)?;
+    let text = text::decode(&bytes)?;
+    let title = job
+        .source
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| job.name.clone());
+    let article = text::plain::parse(text, &title, FurnitureFilter::builtin())?;
+    let units = text::units(&article);
+    Ok(Prepared { article, units })
+}
+
+fn work(
+    dispatch: &Mutex<Dispatcher<'_>>,
+    window: &Window,
+    synth: &dyn Synthesizer,
+    sample_rate: u32,
+    tx: Sender<Msg>,
+) {
+    loop {
+        if !window.acquire() {
+            return;
+        }
+        let item = dispatch.lock().unwrap_or_else(|p| p.into_inner()).next(&tx);
+        let Some(item) = item else {
+            window.release(1);
+            return;
+        };
+        let result = if item.abandoned.load(Ordering::Relaxed) || process::cancelled() {
+            UnitResult::Skipped
+        } else {
+            let text = &item.prepared.units[item.unit].text;
+            match synth.synthesize(&Request { text }) {
+                Ok(a) if a.sample_rate != sample_rate => {
+                    UnitResult::Failed(SynthError::FormatChanged {
+                        engine: synth.name().to_string(),
+                        got: a.sample_rate,
+                        expected: sample_rate,
+                    })
+                }
+                Ok(a) => UnitResult::Audio(a),
+                Err(e) => UnitResult::Failed(e),
+            }
+        };
+        let msg = Msg::Unit {
+            article: item.article,
+            unit: item.unit,
+            result,
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
+/// A counting semaphore over units in flight or waiting to be written.
+struct Window {
+    used: Mutex<usize>,
+    freed: Condvar,
+    capacity: usize,
+}
+
+impl Window {
+    fn new(capacity: usize) -> Self {
+        Window {
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            capacity,
+        }
+    }
+
+    /// Takes a slot; false once the run is cancelled.
+    fn acquire(&self) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        while *used >= self.capacity {
+            if process::cancelled() {
+                return false;
+            }
+            used = self
+                .freed
+                .wait_timeout(used, Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        *used += 1;
+        !process::cancelled()
+    }
+
+    fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        *used -= n;
+        self.freed.notify_all();
+    }
+}
+
+/// The writer side: one sink per article in progress.
+struct Writer<'a> {
+    jobs: &'a [ArticleJob],
+    engine: &'a EngineInfo,
+    settings: &'a PipelineSettings,
+    window: &'a Window,
+    sinks: HashMap<usize, Sink>,
+    outcomes: BTreeMap<usize, Outcome>,
+}
+
+impl Writer<'_> {
+    fn run(mut self, rx: Receiver<Msg>, on_outcome: &mut dyn FnMut(&Outcome)) -> RunReport {
+        for msg in rx {
+            match msg {
+                Msg::Begin {
+                    article,
+                    prepared,
+                    abandoned,
+                } => match prepared.and_then(|p| {
+                    Sink::open(&self.jobs[article], p, Arc::clone(&abandoned), self.engine)
+                }) {
+                    Ok(sink) => {
+                        self.sinks.insert(article, sink);
+                    }
+                    Err(error) => {
+                        // Units already handed out come back as skipped and free their slots.
+                        abandoned.store(true, Ordering::Relaxed);
+                        self.finish(article, Err(error), on_outcome);
+                    }
+                },
+                Msg::Unit {
+                    article,
+                    unit,
+                    result,
+                } => {
+                    let Some(sink) = self.sinks.get_mut(&article) else {
+                        // The article could not be opened; its units were skipped.
+                        self.window.release(1);
+                        continue;
+                    };
+                    let released = sink.accept(unit, result, self.settings);
+                    self.window.release(released);
+                    if sink.received == sink.prepared.units.len() {
+                        let sink = self.sinks.remove(&article).expect("sink exists");
+                        if let Some(result) =
+                            sink.finalize(&self.jobs[article], self.engine, self.settings)
+                        {
+                            self.finish(article, result, on_outcome);
+                        }
+                    }
+                }
+            }
+        }
+        // Whatever is still open was interrupted; dropping the sinks deletes their temp files.
+        let interrupted = process::cancelled();
+        self.sinks.clear();
+        RunReport {
+            outcomes: self.outcomes.into_values().collect(),
+            interrupted,
+        }
+    }
+
+    fn finish(
+        &mut self,
+        article: usize,
+        result: Result<Converted, ArticleError>,
+        on_outcome: &mut dyn FnMut(&Outcome),
+    ) {
+        let name = self.jobs[article].name.clone();
+        let outcome = match result {
+            Ok(c) => Outcome::Converted(c),
+            Err(error) => Outcome::Failed { name, error },
+        };
+        on_outcome(&outcome);
+        self.outcomes.insert(article, outcome);
+    }
+}
+
+type TempWav = WavWriter<BufWriter<NamedTempFile>>;
+
+/// One article being written.
+struct Sink {
+    prepared: Arc<Prepared>,
+    abandoned: Arc<AtomicBool>,
+    /// `Ok` while writing; the first error otherwise (the temp file is gone by then).
+    state: Result<TempWav, ArticleError>,
+    /// Whether a unit was cancelled, so the article cannot finish.
+    interrupted: bool,
+    pending: BTreeMap<usize, Audio>,
+    next: usize,
+    received: usize,
+    paragraph_start: Vec<u64>,
+    paragraph_end: Vec<u64>,
+}
+
+impl Sink {
+    fn open(
+        job: &ArticleJob,
+        prepared: Arc<Prepared>,
+        abandoned: Arc<AtomicBool>,
+        engine: &EngineInfo,
+    ) -> Result<Sink, ArticleError> {
+        let wav_path = job.output(".wav");
+        let tmp = temp_beside(&wav_path)?;
+        let software = format!("aloud {}", env!("CARGO_PKG_VERSION"));
+        let info = [
+            (*b"INAM", prepared.article.title.as_str()),
+            (*b"ISFT", software.as_str()),
+            (*b"ICMT", job.name.as_str()),
+        ];
+        let wav = WavWriter::new(
+            BufWriter::with_capacity(256 * 1024, tmp),
+            engine.sample_rate,
+            &info,
+        )?;
+        let n = prepared.article.paragraphs.len();
+        Ok(Sink {
+            prepared,
+            abandoned,
+            state: Ok(wav),
+            interrupted: false,
+            pending: BTreeMap::new(),
+            next: 0,
+            received: 0,
+            paragraph_start: vec![0; n],
+            paragraph_end: vec![0; n],
+        })
+    }
+
+    /// Takes one unit's result; returns how many window slots it frees.
+    fn accept(&mut self, unit: usize, result: UnitResult, settings: &PipelineSettings) -> usize {
+        self.received += 1;
+        if self.state.is_err() {
+            return 1;
+        }
+        match result {
+            UnitResult::Audio(audio) => {
+                self.pending.insert(unit, audio);
+                let mut written = 0;
+                while let Some(audio) = self.pending.remove(&self.next) {
+                    written += 1;
+                    if let Err(e) = self.write_unit(self.next, &audio, settings) {
+                        return written + self.fail(e);
+                    }
+                    self.next += 1;
+                }
+                written
+            }
+            UnitResult::Failed(SynthError::Cancelled) | UnitResult::Skipped => {
+                self.interrupted = true;
+                1
+            }
+            UnitResult::Failed(source) => {
+                let paragraph = self.prepared.units[unit].paragraph + 1;
+                1 + self.fail(ArticleError::Synthesis { paragraph, source })
+            }
+        }
+    }
+
+    /// Marks the article failed, drops its temp file and buffered audio; returns the slots freed.
+    fn fail(&mut self, error: ArticleError) -> usize {
+        self.abandoned.store(true, Ordering::Relaxed);
+        self.state = Err(error);
+        let freed = self.pending.len();
+        self.pending.clear();
+        freed
+    }
+
+    fn write_unit(
+        &mut self,
+        index: usize,
+        audio: &Audio,
+        settings: &PipelineSettings,
+    ) -> Result<(), ArticleError> {
+        let Ok(wav) = &mut self.state else {
+            return Ok(());
+        };
+        let paragraph = self.prepared.units[index].paragraph;
+        let first_of_paragraph =
+            index == 0 || self.prepared.units[index - 1].paragraph != paragraph;
+        if first_of_paragraph {
+            if index > 0 {
+                wav.write_silence(ms_to_frames(settings.gap_ms, audio.sample_rate))?;
+            }
+            self.paragraph_start[paragraph] = wav.frames();
+        }
+        wav.write_samples(&audio.samples)?;
+        self.paragraph_end[paragraph] = wav.frames();
+        Ok(())
+    }
+
+    /// Writes the chapter chunks and sidecars and renames everything into place. `None` when
+    /// the article was interrupted.
+    fn finalize(
+        self,
+        job: &ArticleJob,
+        engine: &EngineInfo,
+        settings: &PipelineSettings,
+    ) -> Option<Result<Converted, ArticleError>> {
+        let wav = match self.state {
+            Ok(_) if self.interrupted => return None,
+            Ok(wav) => wav,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(write_outputs(
+            job,
+            &self.prepared.article,
+            &self.prepared.units,
+            wav,
+            &self.paragraph_start,
+            &self.paragraph_end,
+            engine,
+            settings,
+        ))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_outputs(
+    job: &ArticleJob,
+    article: &Article,
+    units: &[Unit],
+    wav: TempWav,
+    paragraph_start: &[u64],
+    paragraph_end: &[u64],
+    engine: &EngineInfo,
+    settings: &PipelineSettings,
+) -> Result<Converted, ArticleError> {
+    let rate = engine.sample_rate;
+    let total = wav.frames();
+    let spans: Vec<ChapterSpan> = article
+        .chapters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ChapterSpan {
+            title: c.title.clone(),
+            start: paragraph_start[c.first_paragraph],
+            end: article
+                .chapters
+                .get(i + 1)
+                .map_or(total, |n| paragraph_start[n.first_paragraph]),
+        })
+        .collect();
+    let regions: Vec<CueRegion> = spans
+        .iter()
+        .map(|s| CueRegion {
+            title: s.title.clone(),
+            start: s.start,
+            length: s.end - s.start,
+        })
+        .collect();
+
+    let wav_path = job.output(".wav");
+    let vtt_path = job.output(".chapters.vtt");
+    let json_path = job.output(".json");
+    let write_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source: std::io::Error| ArticleError::Write { path, source }
+    };
+
+    let wav_tmp = wav
+        .finish(&regions)?
+        .into_inner()
+        .map_err(|e| ArticleError::Write {
+            path: wav_path.clone(),
+            source: e.into_error(),
+        })?;
+    let vtt_tmp = temp_with(&vtt_path, chapters::webvtt(&spans, rate).as_bytes())?;
+    let manifest = build_manifest(
+        job,
+        article,
+        units,
+        &spans,
+        paragraph_start,
+        paragraph_end,
+        total,
+        engine,
+        settings,
+    );
+    let json_tmp = temp_with(&json_path, manifest.to_json().as_bytes())?;
+
+    // The manifest goes last: its presence says the other files are complete.
+    let mut placed: Vec<&Path> = Vec::new();
+    for (tmp, path) in [
+        (wav_tmp, &wav_path),
+        (vtt_tmp, &vtt_path),
+        (json_tmp, &json_path),
+    ] {
+        if let Err(e) = tmp.persist(path) {
+            for p in placed {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(write_err(path)(e.error));
+        }
+        placed.push(path);
+    }
+    Ok(Converted {
+        name: job.name.clone(),
+        wav: wav_path,
+        title: article.title.clone(),
+        chapters: article.chapters.len(),
+        paragraphs: article.paragraphs.len(),
+        frames: total,
+        sample_rate: rate,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_manifest(
+    job: &ArticleJob,
+    article: &Article,
+    units: &[Unit],
+    spans: &[ChapterSpan],
+    paragraph_start: &[u64],
+    paragraph_end: &[u64],
+    total: u64,
+    engine: &EngineInfo,
+    settings: &PipelineSettings,
+) -> Manifest {
+    let rate = engine.sample_rate;
+    let file_name = |suffix: &str| {
+        job.output(suffix)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let chapter_of = |p: usize| {
+        article
+            .chapters
+            .iter()
+            .rposition(|c| c.first_paragraph <= p)
+            .unwrap_or(0)
+    };
+    let chapters = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let first = article.chapters[i].first_paragraph;
+            let last = article
+                .chapters
+                .get(i + 1)
+                .map_or(article.paragraphs.len(), |n| n.first_paragraph)
+                - 1;
+            ChapterRecord {
+                index: i,
+                title: s.title.clone(),
+                start_frame: s.start,
+                end_frame: s.end,
+                start_seconds: manifest::seconds(s.start, rate),
+                paragraphs: [first, last],
+            }
+        })
+        .collect();
+    let paragraphs = article
+        .paragraphs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut hash = Sha256::new();
+            for (k, u) in units.iter().filter(|u| u.paragraph == i).enumerate() {
+                if k > 0 {
+                    hash.update(b"\n");
+                }
+                hash.update(u.text.as_bytes());
+            }
+            let (start, end) = (paragraph_start[i], paragraph_end[i]);
+            ParagraphRecord {
+                index: i,
+                chapter: chapter_of(i),
+                title: text::title::opening_words(&p.text, text::title::MAX_TITLE_CHARS),
+                text: p.text.clone(),
+                spoken_sha256: hex(&hash.finalize()),
+                start_frame: start,
+                end_frame: end,
+                duration_frames: end - start,
+                start_seconds: manifest::seconds(start, rate),
+                duration_seconds: manifest::seconds(end - start, rate),
+            }
+        })
+        .collect();
+    Manifest {
+        format: manifest::FORMAT.into(),
+        format_version: manifest::FORMAT_VERSION,
+        generator: format!("aloud {}", env!("CARGO_PKG_VERSION")),
+        source: job.name.clone(),
+        title: article.title.clone(),
+        engine: EngineRecord {
+            name: engine.name.clone(),
+            version: engine.version.clone(),
+            settings: engine.settings.iter().cloned().collect(),
+        },
+        sample_rate: rate,
+        channels: 1,
+        gap_ms: settings.gap_ms,
+        total_frames: total,
+        duration_seconds: manifest::seconds(total, rate),
+        files: Files {
+            wav: file_name(".wav"),
+            chapters_vtt: file_name(".chapters.vtt"),
+        },
+        chapters,
+        paragraphs,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A hidden temporary file in `final_path`'s folder (so the rename is atomic), created with
+/// the folder if needed. It is deleted if dropped before being persisted.
+fn temp_beside(final_path: &Path) -> Result<NamedTempFile, ArticleError> {
+    let dir = final_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let err = |source| ArticleError::Write {
+        path: final_path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let stem = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Outputs are published as they are; the umask still applies to this mode.
+    tempfile::Builder::new()
+        .prefix(&format!(".{stem}."))
+        .suffix(".tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(err)
+}
+
+fn temp_with(final_path: &Path, bytes: &[u8]) -> Result<NamedTempFile, ArticleError> {
+    let mut tmp = temp_beside(final_path)?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.flush())
+        .map_err(|source| ArticleError::Write {
+            path: final_path.to_path_buf(),
+            source,
+        })?;
+    Ok(tmp)
+}
