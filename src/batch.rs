@@ -24,7 +24,13 @@ pub const ARTICLE_EXTENSIONS: &[&str] = &["txt"];
 /// report. Returns the exit code; `Err` is for failures before any article was attempted.
 pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot determine the current folder")?;
-    let config = config::resolve(request, &cwd)?;
+    let config = match config::resolve(request, &cwd) {
+        Ok(config) => config,
+        Err(e) => {
+            report::error(&e);
+            return Ok(ExitCode::Usage);
+        }
+    };
     let found = discover(&config.inputs, &config.output_dir)?;
     for w in &found.warnings {
         report::warning(w);

@@ -141,10 +141,11 @@ where
 /// The full help text of `aloud` and each subcommand, for snapshot tests.
 pub fn help_texts() -> Vec<(String, String)> {
     use clap::CommandFactory;
-    let mut cmd = Cli::command();
+    // A fixed width, so the text does not depend on the terminal (or $COLUMNS).
+    let mut cmd = Cli::command().term_width(100);
     cmd.build();
     let mut out = vec![("aloud".to_string(), cmd.render_long_help().to_string())];
-    for sub in cmd.get_subcommands_mut() {
+    for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
         out.push((
             format!("aloud {}", sub.get_name()),
             sub.render_long_help().to_string(),

@@ -7,7 +7,7 @@ pub enum ExitCode {
     Success,
     /// Something failed: in a batch, at least one article (the others were still written).
     Failure,
-    /// The command line could not be understood.
+    /// The command line (or a setting, such as a voice profile) could not be used.
     Usage,
     /// Ctrl-C or SIGTERM stopped the run; finished articles were kept.
     Interrupted,

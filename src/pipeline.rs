@@ -175,6 +175,9 @@ pub fn convert(
             });
             drop(tx);
         });
+        // If the writer stops early (it panicked), workers waiting for a slot must not wait
+        // forever.
+        let _close = CloseOnDrop(&window);
         writer.run(rx, on_outcome)
     });
     Ok(report)
@@ -319,6 +322,16 @@ struct Window {
     used: Mutex<usize>,
     freed: Condvar,
     capacity: usize,
+    closed: AtomicBool,
+}
+
+struct CloseOnDrop<'a>(&'a Window);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::SeqCst);
+        self.0.freed.notify_all();
+    }
 }
 
 impl Window {
@@ -327,14 +340,15 @@ impl Window {
             used: Mutex::new(0),
             freed: Condvar::new(),
             capacity,
+            closed: AtomicBool::new(false),
         }
     }
 
-    /// Takes a slot; false once the run is cancelled.
+    /// Takes a slot; false once the run is cancelled or the writer has gone.
     fn acquire(&self) -> bool {
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
         while *used >= self.capacity {
-            if process::cancelled() {
+            if process::cancelled() || self.closed.load(Ordering::SeqCst) {
                 return false;
             }
             used = self

@@ -25,16 +25,109 @@ pub enum ReadError {
 
 /// Reads a finished WAV file written by an engine.
 pub fn read_wav_file(path: &Path) -> Result<Audio, ReadError> {
-    match std::fs::metadata(path) {
-        Ok(m) if m.len() > 0 => {}
+    let bytes = match std::fs::read(path) {
+        Ok(b) if !b.is_empty() => b,
         _ => return Err(ReadError::Missing),
-    }
-    let file = std::fs::File::open(path).map_err(|e| ReadError::Invalid(e.to_string()))?;
-    read_wav(std::io::BufReader::new(file))
+    };
+    read_wav_bytes(&bytes)
 }
 
-/// Reads a WAV from any reader (a finished file, or bytes received from a server).
-pub fn read_wav<R: std::io::Read>(r: R) -> Result<Audio, ReadError> {
+/// Reads a WAV held in memory (a finished file, or bytes received from a server).
+///
+/// 16-bit PCM, what nearly every engine writes, is decoded directly from the bytes; every
+/// other format goes through hound.
+pub fn read_wav_bytes(bytes: &[u8]) -> Result<Audio, ReadError> {
+    match pcm16(bytes)? {
+        Some(audio) => Ok(audio),
+        None => read_with_hound(std::io::Cursor::new(bytes)),
+    }
+}
+
+/// The 16-bit PCM fast path: `Ok(None)` when the file is some other format.
+fn pcm16(bytes: &[u8]) -> Result<Option<Audio>, ReadError> {
+    let invalid = |m: &str| ReadError::Invalid(m.to_string());
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return Err(invalid("not a RIFF/WAVE file"));
+    }
+    let mut pos = 12;
+    let mut format: Option<(u16, u16, u32, u16)> = None;
+    while pos + 8 <= bytes.len() {
+        let id = &bytes[pos..pos + 4];
+        let size = u32::from_le_bytes([
+            bytes[pos + 4],
+            bytes[pos + 5],
+            bytes[pos + 6],
+            bytes[pos + 7],
+        ]) as usize;
+        let body = pos + 8;
+        match id {
+            b"fmt " => {
+                if size < 16 || body + 16 > bytes.len() {
+                    return Err(invalid("truncated 'fmt ' chunk"));
+                }
+                let f = &bytes[body..body + 16];
+                format = Some((
+                    u16::from_le_bytes([f[0], f[1]]),
+                    u16::from_le_bytes([f[2], f[3]]),
+                    u32::from_le_bytes([f[4], f[5], f[6], f[7]]),
+                    u16::from_le_bytes([f[14], f[15]]),
+                ));
+            }
+            b"data" => {
+                let Some((tag, channels, sample_rate, bits)) = format else {
+                    return Err(invalid("'data' before 'fmt '"));
+                };
+                if tag != 1 || bits != 16 {
+                    return Ok(None);
+                }
+                if channels == 0 || sample_rate == 0 {
+                    return Err(ReadError::Invalid(format!(
+                        "{channels} channels at {sample_rate} Hz"
+                    )));
+                }
+                // A size past the end is a header that lies (e.g. a streamed placeholder).
+                if body + size > bytes.len() {
+                    return Err(ReadError::Invalid(format!(
+                        "the data chunk claims {size} bytes but only {} follow",
+                        bytes.len() - body
+                    )));
+                }
+                let channels = usize::from(channels);
+                if size % (2 * channels) != 0 {
+                    return Err(invalid("truncated in the middle of a frame"));
+                }
+                let data = &bytes[body..body + size];
+                let samples: Vec<i16> = if channels == 1 {
+                    data.chunks_exact(2)
+                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                        .collect()
+                } else {
+                    data.chunks_exact(2 * channels)
+                        .map(|f| {
+                            let sum: i32 = f
+                                .chunks_exact(2)
+                                .map(|b| i32::from(i16::from_le_bytes([b[0], b[1]])))
+                                .sum();
+                            clamp16(sum / channels as i32)
+                        })
+                        .collect()
+                };
+                if samples.is_empty() {
+                    return Err(ReadError::Empty);
+                }
+                return Ok(Some(Audio {
+                    sample_rate,
+                    samples,
+                }));
+            }
+            _ => {}
+        }
+        pos = body + size + size % 2;
+    }
+    Err(invalid("no 'data' chunk"))
+}
+
+fn read_with_hound<R: std::io::Read>(r: R) -> Result<Audio, ReadError> {
     let reader = hound::WavReader::new(r).map_err(|e| ReadError::Invalid(e.to_string()))?;
     let spec = reader.spec();
     if spec.channels == 0 || spec.sample_rate == 0 {
@@ -119,7 +212,7 @@ mod tests {
                 w.write_sample(s).unwrap();
             }
         });
-        let a = read_wav(Cursor::new(b)).unwrap();
+        let a = read_wav_bytes(&b).unwrap();
         assert_eq!(
             a,
             Audio {
@@ -141,10 +234,7 @@ mod tests {
             w.write_sample(0.5f32).unwrap();
             w.write_sample(-2.0f32).unwrap();
         });
-        assert_eq!(
-            read_wav(Cursor::new(b)).unwrap().samples,
-            vec![16384, -32767]
-        );
+        assert_eq!(read_wav_bytes(&b).unwrap().samples, vec![16384, -32767]);
         let spec = hound::WavSpec {
             channels: 1,
             sample_rate: 8000,
@@ -152,7 +242,7 @@ mod tests {
             sample_format: hound::SampleFormat::Int,
         };
         let b = wav(spec, |w| w.write_sample(0x12_3456i32).unwrap());
-        assert_eq!(read_wav(Cursor::new(b)).unwrap().samples, vec![0x1234]);
+        assert_eq!(read_wav_bytes(&b).unwrap().samples, vec![0x1234]);
     }
 
     #[test]
@@ -164,11 +254,26 @@ mod tests {
             sample_format: hound::SampleFormat::Int,
         };
         let b = wav(spec, |_| {});
-        assert!(matches!(read_wav(Cursor::new(b)), Err(ReadError::Empty)));
+        assert!(matches!(read_wav_bytes(&b), Err(ReadError::Empty)));
         assert!(matches!(
-            read_wav(Cursor::new(b"not a wav".to_vec())),
+            read_wav_bytes(b"not a wav"),
             Err(ReadError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_header_that_lies_about_its_length_is_invalid() {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut b = wav(spec, |w| w.write_sample(1i16).unwrap());
+        // What `espeak-ng --stdout` writes: placeholder sizes.
+        b[40..44].copy_from_slice(&0x7FFF_F000u32.to_le_bytes());
+        let err = read_wav_bytes(&b).unwrap_err();
+        assert!(err.to_string().contains("claims"), "{err}");
     }
 
     #[test]

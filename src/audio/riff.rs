@@ -140,10 +140,9 @@ impl<W: Write + Seek> WavWriter<W> {
         self.reserve(samples.len() as u64)?;
         // Convert in bounded slices so a long unit never doubles in memory.
         for chunk in samples.chunks(32 * 1024) {
-            self.scratch.clear();
-            self.scratch.reserve(chunk.len() * 2);
-            for s in chunk {
-                self.scratch.extend_from_slice(&s.to_le_bytes());
+            self.scratch.resize(chunk.len() * 2, 0);
+            for (bytes, s) in self.scratch.chunks_exact_mut(2).zip(chunk) {
+                bytes.copy_from_slice(&s.to_le_bytes());
             }
             self.out.write_all(&self.scratch)?;
         }

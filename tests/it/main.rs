@@ -1,1 +1,11 @@
-//! The integration tests: one binary.
+//! The integration tests: one binary, driving the real CLI and the library.
+//!
+//! Tests that need an outside program (espeak-ng, ffprobe, sndfile-info) call
+//! [`support::require`]: where the program is missing they fail under `CI=true` and print a
+//! loud SKIPPED line elsewhere. `.ci/run` installs all of them.
+
+mod cli;
+mod conformance;
+mod engines;
+mod readers;
+mod support;

@@ -1,0 +1,166 @@
+//! A small test environment: a temporary folder to run `aloud` in, and helpers to read what
+//! it wrote.
+
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+/// The sample article shipped in `input/`.
+pub const SAMPLE: &str = include_str!("../../input/us-iraq-dialogue.txt");
+
+/// A temporary working folder for one test.
+pub struct TestEnv {
+    dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        TestEnv {
+            dir: tempfile::Builder::new()
+                .prefix("aloud-it-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating folders) and returns its path.
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+
+    /// `aloud` with this folder as its working directory.
+    pub fn aloud(&self) -> Command {
+        let mut c = Command::cargo_bin("aloud").unwrap();
+        c.current_dir(self.path());
+        c
+    }
+
+    /// `aloud convert --backend mock ARGS...`
+    pub fn mock_convert(&self, args: &[&str]) -> Command {
+        let mut c = self.aloud();
+        c.args(["convert", "--backend", "mock"]).args(args);
+        c
+    }
+
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn manifest(&self, rel: &str) -> serde_json::Value {
+        serde_json::from_slice(&self.read(rel)).unwrap()
+    }
+
+    /// Every file under `rel`, relative, sorted (hidden ones included).
+    pub fn files(&self, rel: &str) -> Vec<String> {
+        let root = self.path().join(rel);
+        let mut out = Vec::new();
+        collect(&root, &root, &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(root, &p, out);
+        } else {
+            out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+        }
+    }
+}
+
+/// Whether `tool` is on PATH. Missing under `CI=true`: the test fails. Missing elsewhere: a
+/// loud SKIPPED line, and the caller returns.
+pub fn require(tool: &str) -> bool {
+    if which(tool).is_some() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") {
+        panic!("{tool} is not installed, and CI must run every test: .ci/run installs it");
+    }
+    eprintln!(
+        "\n*** SKIPPED: {tool} is not installed, so this test did NOT run. Install it (see .ci/run). ***\n"
+    );
+    false
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A fixture engine script from `tests/fixtures/engines/`.
+pub fn fixture_engine(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/engines")
+        .join(name)
+}
+
+/// Runs a program and returns its stdout, panicking with its stderr on failure.
+pub fn output_of(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Chapters as ffprobe reads them: (start frame, title).
+pub fn ffprobe_chapters(wav: &Path) -> Vec<(u64, String)> {
+    let json = output_of(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-show_chapters",
+            "-of",
+            "json",
+            wav.to_str().unwrap(),
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["chapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["start"].as_u64().unwrap(),
+                c["tags"]["title"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Whether process `pid` is gone (or a zombie awaiting its parent).
+pub fn process_gone(pid: u32) -> bool {
+    for _ in 0..100 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.is_empty() || stat.split(' ').nth(2) == Some("Z") {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
