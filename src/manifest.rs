@@ -27,6 +27,12 @@ pub struct Manifest {
     pub source: String,
     /// The article's title.
     pub title: String,
+    /// Its author(s), when the source says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Its publication date, when the source says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
     /// The engine and the settings that shaped the sound.
     pub engine: EngineRecord,
     /// Frames per second.
@@ -45,6 +51,8 @@ pub struct Manifest {
     pub chapters: Vec<ChapterRecord>,
     /// Paragraphs in order.
     pub paragraphs: Vec<ParagraphRecord>,
+    /// Content that was deliberately not spoken (code blocks).
+    pub skipped: Vec<SkippedRecord>,
 }
 
 /// The engine that spoke the article.
@@ -80,7 +88,11 @@ pub struct ChapterRecord {
     pub end_frame: u64,
     /// `start_frame` in seconds.
     pub start_seconds: f64,
-    /// Indices of the first and last paragraph it covers.
+    /// Nesting level: 1 for top-level chapters, 2 for their sub-chapters, ...
+    pub level: u8,
+    /// The enclosing chapter, for nested chapters.
+    pub parent: Option<usize>,
+    /// Indices of the first and last paragraph it covers, sub-chapters included.
     pub paragraphs: [usize; 2],
 }
 
@@ -89,8 +101,10 @@ pub struct ChapterRecord {
 pub struct ParagraphRecord {
     /// 0-based position; the player page's anchor is `#p{index + 1}`.
     pub index: usize,
-    /// The chapter it belongs to.
+    /// The chapter it belongs to (the innermost).
     pub chapter: usize,
+    /// `text`, `heading`, `list-item`, `quote` or `preformatted`.
+    pub kind: String,
     /// Its opening words.
     pub title: String,
     /// The full text as written.
@@ -107,6 +121,32 @@ pub struct ParagraphRecord {
     pub start_seconds: f64,
     /// `duration_frames` in seconds.
     pub duration_seconds: f64,
+    /// The units it was spoken in, in order (long paragraphs are split at sentences).
+    pub units: Vec<UnitRecord>,
+}
+
+/// One engine call's worth of text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitRecord {
+    /// 0-based position in the article.
+    pub index: usize,
+    /// The text the engine was given (after normalisation and the lexicon).
+    pub spoken: String,
+    /// First frame.
+    pub start_frame: u64,
+    /// One past the last frame.
+    pub end_frame: u64,
+}
+
+/// Content that was not spoken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedRecord {
+    /// What it was, e.g. `code`.
+    pub kind: String,
+    /// The paragraph it stood before.
+    pub before_paragraph: usize,
+    /// Its text.
+    pub text: String,
 }
 
 /// Frames to seconds, rounded to the millisecond so the JSON stays short and stable.

@@ -17,7 +17,9 @@ use crate::audio::riff::{CueRegion, WavError, WavWriter};
 use crate::audio::{Audio, ms_to_frames};
 use crate::backend::{EngineInfo, Request, SynthError, Synthesizer};
 use crate::chapters::{self, ChapterSpan};
-use crate::manifest::{self, ChapterRecord, EngineRecord, Files, Manifest, ParagraphRecord};
+use crate::manifest::{
+    self, ChapterRecord, EngineRecord, Files, Manifest, ParagraphRecord, SkippedRecord, UnitRecord,
+};
 use crate::process;
 use crate::text::{self, Article, TextError, Unit, furniture::FurnitureFilter};
 use sha2::{Digest, Sha256};
@@ -462,8 +464,8 @@ struct Sink {
     pending: BTreeMap<usize, Audio>,
     next: usize,
     received: usize,
-    paragraph_start: Vec<u64>,
-    paragraph_end: Vec<u64>,
+    /// Where each unit's audio starts and ends in the article's timeline.
+    unit_spans: Vec<(u64, u64)>,
 }
 
 impl Sink {
@@ -486,7 +488,7 @@ impl Sink {
             engine.sample_rate,
             &info,
         )?;
-        let n = prepared.article.paragraphs.len();
+        let n = prepared.units.len();
         Ok(Sink {
             prepared,
             abandoned,
@@ -495,8 +497,7 @@ impl Sink {
             pending: BTreeMap::new(),
             next: 0,
             received: 0,
-            paragraph_start: vec![0; n],
-            paragraph_end: vec![0; n],
+            unit_spans: vec![(0, 0); n],
         })
     }
 
@@ -551,14 +552,12 @@ impl Sink {
         let paragraph = self.prepared.units[index].paragraph;
         let first_of_paragraph =
             index == 0 || self.prepared.units[index - 1].paragraph != paragraph;
-        if first_of_paragraph {
-            if index > 0 {
-                wav.write_silence(ms_to_frames(settings.gap_ms, audio.sample_rate))?;
-            }
-            self.paragraph_start[paragraph] = wav.frames();
+        if first_of_paragraph && index > 0 {
+            wav.write_silence(ms_to_frames(settings.gap_ms, audio.sample_rate))?;
         }
+        let start = wav.frames();
         wav.write_samples(&audio.samples)?;
-        self.paragraph_end[paragraph] = wav.frames();
+        self.unit_spans[index] = (start, wav.frames());
         Ok(())
     }
 
@@ -580,27 +579,41 @@ impl Sink {
             &self.prepared.article,
             &self.prepared.units,
             wav,
-            &self.paragraph_start,
-            &self.paragraph_end,
+            &self.unit_spans,
             engine,
             settings,
         ))
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where each paragraph's speech starts and ends, from its units' spans.
+fn paragraph_spans(
+    paragraphs: usize,
+    units: &[Unit],
+    unit_spans: &[(u64, u64)],
+) -> Vec<(u64, u64)> {
+    let mut spans = vec![(u64::MAX, 0); paragraphs];
+    for (u, &(start, end)) in units.iter().zip(unit_spans) {
+        let span = &mut spans[u.paragraph];
+        span.0 = span.0.min(start);
+        span.1 = span.1.max(end);
+    }
+    spans
+}
+
 fn write_outputs(
     job: &ArticleJob,
     article: &Article,
     units: &[Unit],
     wav: TempWav,
-    paragraph_start: &[u64],
-    paragraph_end: &[u64],
+    unit_spans: &[(u64, u64)],
     engine: &EngineInfo,
     settings: &PipelineSettings,
 ) -> Result<Converted, ArticleError> {
     let rate = engine.sample_rate;
     let total = wav.frames();
+    let para_spans = paragraph_spans(article.paragraphs.len(), units, unit_spans);
+    let paragraph_start: Vec<u64> = para_spans.iter().map(|s| s.0).collect();
     let spans: Vec<ChapterSpan> = article
         .chapters
         .iter()
@@ -643,9 +656,9 @@ fn write_outputs(
         job,
         article,
         units,
+        unit_spans,
         &spans,
-        paragraph_start,
-        paragraph_end,
+        &para_spans,
         total,
         engine,
         settings,
@@ -683,9 +696,9 @@ fn build_manifest(
     job: &ArticleJob,
     article: &Article,
     units: &[Unit],
+    unit_spans: &[(u64, u64)],
     spans: &[ChapterSpan],
-    paragraph_start: &[u64],
-    paragraph_end: &[u64],
+    para_spans: &[(u64, u64)],
     total: u64,
     engine: &EngineInfo,
     settings: &PipelineSettings,
@@ -708,19 +721,25 @@ fn build_manifest(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let first = article.chapters[i].first_paragraph;
-            let last = article
-                .chapters
-                .get(i + 1)
-                .map_or(article.paragraphs.len(), |n| n.first_paragraph)
-                - 1;
+            let c = &article.chapters[i];
+            // A chapter covers its sub-chapters: it runs to the next chapter of the same or a
+            // higher level.
+            let next = article.chapters[i + 1..]
+                .iter()
+                .find(|n| n.level <= c.level)
+                .map_or(article.paragraphs.len(), |n| n.first_paragraph);
+            let parent = article.chapters[..i]
+                .iter()
+                .rposition(|p| p.level < c.level);
             ChapterRecord {
                 index: i,
                 title: s.title.clone(),
                 start_frame: s.start,
                 end_frame: s.end,
                 start_seconds: manifest::seconds(s.start, rate),
-                paragraphs: [first, last],
+                level: c.level,
+                parent,
+                paragraphs: [c.first_paragraph, next - 1],
             }
         })
         .collect();
@@ -730,16 +749,29 @@ fn build_manifest(
         .enumerate()
         .map(|(i, p)| {
             let mut hash = Sha256::new();
-            for (k, u) in units.iter().filter(|u| u.paragraph == i).enumerate() {
-                if k > 0 {
+            let mut unit_records = Vec::new();
+            for (k, (u, &(start, end))) in units
+                .iter()
+                .zip(unit_spans)
+                .enumerate()
+                .filter(|(_, (u, _))| u.paragraph == i)
+            {
+                if !unit_records.is_empty() {
                     hash.update(b"\n");
                 }
                 hash.update(u.text.as_bytes());
+                unit_records.push(UnitRecord {
+                    index: k,
+                    spoken: u.text.clone(),
+                    start_frame: start,
+                    end_frame: end,
+                });
             }
-            let (start, end) = (paragraph_start[i], paragraph_end[i]);
+            let (start, end) = para_spans[i];
             ParagraphRecord {
                 index: i,
                 chapter: chapter_of(i),
+                kind: p.kind.name().to_string(),
                 title: text::title::opening_words(&p.text, text::title::MAX_TITLE_CHARS),
                 text: p.text.clone(),
                 spoken_sha256: hex(&hash.finalize()),
@@ -748,6 +780,7 @@ fn build_manifest(
                 duration_frames: end - start,
                 start_seconds: manifest::seconds(start, rate),
                 duration_seconds: manifest::seconds(end - start, rate),
+                units: unit_records,
             }
         })
         .collect();
@@ -757,6 +790,8 @@ fn build_manifest(
         generator: format!("aloud {}", env!("CARGO_PKG_VERSION")),
         source: job.name.clone(),
         title: article.title.clone(),
+        author: article.author.clone(),
+        date: article.date.clone(),
         engine: EngineRecord {
             name: engine.name.clone(),
             version: engine.version.clone(),
@@ -773,6 +808,15 @@ fn build_manifest(
         },
         chapters,
         paragraphs,
+        skipped: article
+            .skipped
+            .iter()
+            .map(|s| SkippedRecord {
+                kind: s.kind.clone(),
+                before_paragraph: s.before_paragraph,
+                text: s.text.clone(),
+            })
+            .collect(),
     }
 }
 

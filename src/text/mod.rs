@@ -13,26 +13,86 @@ pub mod title;
 pub struct Article {
     /// The article's title.
     pub title: String,
+    /// Its author(s), when the source says.
+    pub author: Option<String>,
+    /// Its publication date, when the source says (as written there, ideally `YYYY-MM-DD`).
+    pub date: Option<String>,
     /// Paragraphs in reading order; never empty, none of them empty.
     pub paragraphs: Vec<Paragraph>,
     /// Chapters in order; the first starts at paragraph 0 and starts strictly increase.
     pub chapters: Vec<Chapter>,
+    /// Content deliberately not spoken (code blocks), for the manifest.
+    pub skipped: Vec<Skipped>,
 }
 
-/// One paragraph of the article.
+/// One paragraph of the article: a block of text spoken as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paragraph {
     /// The text as written (whitespace normalised): what the transcript shows.
     pub text: String,
+    /// What kind of block it is.
+    pub kind: BlockKind,
 }
 
-/// A chapter: from its first paragraph up to the next chapter's first paragraph.
+impl Paragraph {
+    /// A plain paragraph of text.
+    pub fn text(text: impl Into<String>) -> Paragraph {
+        Paragraph {
+            text: text.into(),
+            kind: BlockKind::Text,
+        }
+    }
+}
+
+/// The kind of a paragraph, as the source marked it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    /// Running text.
+    Text,
+    /// A heading of this level (1–6).
+    Heading(u8),
+    /// An item of a list.
+    ListItem,
+    /// A block quotation.
+    Quote,
+    /// Preformatted text that is spoken.
+    Preformatted,
+}
+
+impl BlockKind {
+    /// The name used in the manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockKind::Text => "text",
+            BlockKind::Heading(_) => "heading",
+            BlockKind::ListItem => "list-item",
+            BlockKind::Quote => "quote",
+            BlockKind::Preformatted => "preformatted",
+        }
+    }
+}
+
+/// A chapter: from its first paragraph up to the next chapter's first paragraph (the flat
+/// list the WAV and VTT carry); `level` gives the nesting for the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chapter {
     /// Its title.
     pub title: String,
     /// Index of its first paragraph.
     pub first_paragraph: usize,
+    /// Nesting level: 1 for top-level chapters, 2 for their sub-chapters, ...
+    pub level: u8,
+}
+
+/// Content that was not spoken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// What it was, e.g. `code`.
+    pub kind: String,
+    /// The paragraph it stood before (the paragraph count when it was last).
+    pub before_paragraph: usize,
+    /// Its text.
+    pub text: String,
 }
 
 /// One piece of text handed to an engine.

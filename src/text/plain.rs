@@ -34,7 +34,7 @@ pub fn parse(text: &str, title: &str, furniture: &FurnitureFilter) -> Result<Art
         .iter()
         .map(|p| normalize_whitespace(p))
         .filter(|p| !p.is_empty() && !furniture.is_furniture(p))
-        .map(|text| Paragraph { text })
+        .map(Paragraph::text)
         .collect();
     if paragraphs.is_empty() {
         return Err(TextError::NothingSpeakable);
@@ -45,12 +45,16 @@ pub fn parse(text: &str, title: &str, furniture: &FurnitureFilter) -> Result<Art
         .map(|(i, p)| Chapter {
             title: opening_words(&p.text, MAX_TITLE_CHARS),
             first_paragraph: i,
+            level: 1,
         })
         .collect();
     Ok(Article {
         title: title.to_string(),
+        author: None,
+        date: None,
         paragraphs,
         chapters,
+        skipped: Vec::new(),
     })
 }
 
