@@ -18,7 +18,7 @@ use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
 /// File extensions a folder walk picks up (lower case).
-pub const ARTICLE_EXTENSIONS: &[&str] = &["txt"];
+pub const ARTICLE_EXTENSIONS: &[&str] = &["txt", "md", "markdown", "html", "htm"];
 
 /// `aloud convert`: resolve settings, find the articles, check the engine once, convert, and
 /// report. Returns the exit code; `Err` is for failures before any article was attempted.
@@ -47,6 +47,7 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     let settings = PipelineSettings {
         jobs: config.jobs,
         gap_ms: config.gap_ms,
+        text: config.text.clone(),
     };
     let quiet = config.quiet;
     let report = pipeline::convert(

@@ -4,6 +4,7 @@
 //! happens in `config`, so the rest of the program never sees clap.
 
 use crate::config::{BackendKind, Command, ConvertRequest};
+use crate::text::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -32,19 +33,25 @@ struct Cli {
 enum Commands {
     /// Convert articles (files, or folders of them) into chaptered audio.
     ///
-    /// For each article NAME.txt, writes NAME.wav (16-bit PCM, mono, one chapter marker per
-    /// paragraph), NAME.chapters.vtt (WebVTT chapters) and NAME.json (a manifest of every
-    /// paragraph's text and timing) into the output folder. Folders are searched recursively
-    /// for .txt files and mirrored in the output. Files appear only when complete.
+    /// For each article NAME (.txt, .md, .html), writes NAME.wav (16-bit PCM, mono, one chapter
+    /// marker per chapter), NAME.chapters.vtt (WebVTT chapters) and NAME.json (a manifest of
+    /// every paragraph's text and timing) into the output folder. Folders are searched
+    /// recursively and mirrored in the output. Files appear only when complete.
     #[command(
-        after_help = "Examples:\n  aloud convert input/\n  aloud convert article.txt -o out/ --voice en-gb --rate 160\n  aloud convert --backend mock article.txt"
+        after_help = "Examples:\n  aloud convert input/\n  aloud convert article.md -o out/ --voice en-gb --rate 160\n  aloud convert --backend mock article.txt"
     )]
     Convert(ConvertArgs),
+
+    /// Show what would be spoken: title, chapters and the units each engine call gets.
+    ///
+    /// Reads articles exactly as `convert` does (same formats, furniture filter, lexicon and
+    /// splitting) but runs no engine, so extraction can be checked before spending time.
+    Segments(SegmentsArgs),
 }
 
 #[derive(Debug, Args)]
 struct ConvertArgs {
-    /// Article files (.txt) or folders to convert.
+    /// Article files (.txt, .md, .html) or folders to convert.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
@@ -60,10 +67,8 @@ struct ConvertArgs {
     #[arg(long, value_enum, value_name = "NAME")]
     backend: Option<BackendArg>,
 
-    /// Voice profile (voices/NAME.toml), or else the engine's own voice name (e.g. fr, en-us+f3).
-    /// [default: en-us]
-    #[arg(long, value_name = "NAME")]
-    voice: Option<String>,
+    #[command(flatten)]
+    voice: VoiceArgs,
 
     /// Speaking rate in words per minute (80-450). [default: from the profile, 175]
     #[arg(long, value_name = "WPM")]
@@ -82,6 +87,9 @@ struct ConvertArgs {
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,
 
+    #[command(flatten)]
+    text: TextArgs,
+
     /// Print only errors and warnings.
     #[arg(short, long)]
     quiet: bool,
@@ -99,6 +107,57 @@ struct ConvertArgs {
     mock_fail_on: Option<String>,
 }
 
+#[derive(Debug, Args)]
+struct SegmentsArgs {
+    /// Article files or folders.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+
+    #[command(flatten)]
+    voice: VoiceArgs,
+
+    #[command(flatten)]
+    text: TextArgs,
+
+    /// Print JSON (one document listing every article) instead of text.
+    #[arg(long, help_heading = "Options")]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct VoiceArgs {
+    /// Voice profile (voices/NAME.toml), or else the engine's own voice name (e.g. fr, en-us+f3).
+    /// [default: en-us]
+    #[arg(long, value_name = "NAME")]
+    voice: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Reading articles")]
+struct TextArgs {
+    /// Read every input as this format instead of going by its extension.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<FormatArg>,
+
+    /// Longest piece of text given to the engine in one call, in characters; longer
+    /// paragraphs are split at sentence boundaries. [default: 1000]
+    #[arg(long, value_name = "N")]
+    max_chars: Option<usize>,
+
+    /// Speak images' alt text (Markdown).
+    #[arg(long)]
+    image_alt: bool,
+
+    /// Add a pronunciation lexicon (TOML, like voices/en.lexicon.toml); repeatable.
+    #[arg(long, value_name = "FILE")]
+    lexicon: Vec<PathBuf>,
+
+    /// Add page-furniture patterns (one regular expression per line, like
+    /// src/text/furniture.txt): lines that are never spoken; repeatable.
+    #[arg(long, value_name = "FILE")]
+    furniture: Vec<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum BackendArg {
     /// The espeak-ng program, one process per paragraph.
@@ -106,6 +165,30 @@ enum BackendArg {
     EspeakNg,
     /// Deterministic tones, no engine: for tests.
     Mock,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// Plain text.
+    Text,
+    /// CommonMark Markdown.
+    Markdown,
+    /// An HTML page.
+    Html,
+}
+
+impl TextArgs {
+    fn apply(self, r: &mut ConvertRequest) {
+        r.format = self.format.map(|f| match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Html => Format::Html,
+        });
+        r.max_chars = self.max_chars;
+        r.image_alt = self.image_alt;
+        r.lexicon_files = self.lexicon;
+        r.furniture_files = self.furniture;
+    }
 }
 
 /// Parses the command line. `--help`, `--version` and usage errors come back as the clap
@@ -117,24 +200,41 @@ where
 {
     let cli = Cli::try_parse_from(args)?;
     Ok(match cli.command {
-        Commands::Convert(a) => Command::Convert(ConvertRequest {
-            inputs: a.inputs,
-            output: a.output,
-            jobs: a.jobs,
-            backend: a.backend.map(|b| match b {
-                BackendArg::EspeakNg => BackendKind::EspeakNg,
-                BackendArg::Mock => BackendKind::Mock,
-            }),
-            voice: a.voice,
-            rate: a.rate,
-            pitch: a.pitch,
-            gap_ms: a.gap_ms,
-            timeout_secs: a.timeout,
-            mock_ms_per_char: a.mock_ms_per_char,
-            mock_latency_ms: a.mock_latency_ms,
-            mock_fail_on: a.mock_fail_on,
-            quiet: a.quiet,
-        }),
+        Commands::Convert(a) => {
+            let mut r = ConvertRequest {
+                inputs: a.inputs,
+                output: a.output,
+                jobs: a.jobs,
+                backend: a.backend.map(|b| match b {
+                    BackendArg::EspeakNg => BackendKind::EspeakNg,
+                    BackendArg::Mock => BackendKind::Mock,
+                }),
+                voice: a.voice.voice,
+                rate: a.rate,
+                pitch: a.pitch,
+                gap_ms: a.gap_ms,
+                timeout_secs: a.timeout,
+                mock_ms_per_char: a.mock_ms_per_char,
+                mock_latency_ms: a.mock_latency_ms,
+                mock_fail_on: a.mock_fail_on,
+                quiet: a.quiet,
+                ..ConvertRequest::default()
+            };
+            a.text.apply(&mut r);
+            Command::Convert(r)
+        }
+        Commands::Segments(a) => {
+            let mut r = ConvertRequest {
+                inputs: a.inputs,
+                voice: a.voice.voice,
+                ..ConvertRequest::default()
+            };
+            a.text.apply(&mut r);
+            Command::Segments {
+                request: r,
+                json: a.json,
+            }
+        }
     })
 }
 
@@ -166,8 +266,11 @@ mod tests {
 
     #[test]
     fn convert_parses_into_a_plain_request() {
-        let Command::Convert(r) =
-            parse(["aloud", "convert", "a.txt", "-j", "3", "--backend", "mock"]).unwrap();
+        let Ok(Command::Convert(r)) =
+            parse(["aloud", "convert", "a.txt", "-j", "3", "--backend", "mock"])
+        else {
+            panic!("not a convert command");
+        };
         assert_eq!(r.inputs, [PathBuf::from("a.txt")]);
         assert_eq!(r.jobs, Some(3));
         assert_eq!(r.backend, Some(BackendKind::Mock));

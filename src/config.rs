@@ -11,6 +11,9 @@
 
 use crate::backend::espeak::EspeakSettings;
 use crate::backend::mock::MockSettings;
+use crate::text::furniture::FurnitureFilter;
+use crate::text::speech::{Lexicon, LexiconFile, parse_lexicon};
+use crate::text::{DEFAULT_MAX_CHARS, Format, TextOptions};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +27,9 @@ const BUILTIN_PROFILES: &[(&str, &str)] = &[
     ("en-gb", include_str!("../voices/en-gb.toml")),
     ("mock", include_str!("../voices/mock.toml")),
 ];
+
+/// Lexicons compiled into the binary (`voices/NAME.lexicon.toml`).
+const BUILTIN_LEXICONS: &[(&str, &str)] = &[("en", include_str!("../voices/en.lexicon.toml"))];
 
 /// Which synthesizer to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -52,6 +58,8 @@ pub struct VoiceProfile {
     pub pitch: Option<u32>,
     /// Silence between paragraphs.
     pub gap_ms: Option<u64>,
+    /// Pronunciation lexicon: `voices/NAME.lexicon.toml`.
+    pub lexicon: Option<String>,
 }
 
 /// A parsed command line.
@@ -59,6 +67,13 @@ pub struct VoiceProfile {
 pub enum Command {
     /// `aloud convert`.
     Convert(ConvertRequest),
+    /// `aloud segments`: what would be spoken, without an engine.
+    Segments {
+        /// The articles and text settings (engine settings are ignored).
+        request: ConvertRequest,
+        /// Print JSON instead of text.
+        json: bool,
+    },
 }
 
 /// What the user asked for on the command line; `None` means "not given".
@@ -88,12 +103,22 @@ pub struct ConvertRequest {
     pub mock_latency_ms: Option<u64>,
     /// Mock: fail units containing this word.
     pub mock_fail_on: Option<String>,
+    /// Force the article format.
+    pub format: Option<Format>,
+    /// Longest unit handed to an engine, in characters.
+    pub max_chars: Option<usize>,
+    /// Speak images' alt text.
+    pub image_alt: bool,
+    /// Extra lexicon files.
+    pub lexicon_files: Vec<PathBuf>,
+    /// Extra page-furniture pattern files.
+    pub furniture_files: Vec<PathBuf>,
     /// Print nothing but errors.
     pub quiet: bool,
 }
 
 /// A validated conversion.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ConvertConfig {
     /// Files and folders to convert.
     pub inputs: Vec<PathBuf>,
@@ -105,6 +130,8 @@ pub struct ConvertConfig {
     pub backend: BackendConfig,
     /// Silence between paragraphs.
     pub gap_ms: u64,
+    /// How articles are read and cut into units.
+    pub text: TextOptions,
     /// Print nothing but errors.
     pub quiet: bool,
 }
@@ -128,6 +155,14 @@ pub enum ConfigError {
         /// The file.
         path: PathBuf,
         /// What is wrong (TOML errors name the line and key).
+        message: String,
+    },
+    /// A lexicon or furniture file is unreadable or invalid.
+    #[error("{}: {message}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
         message: String,
     },
     /// A value is out of range.
@@ -214,14 +249,80 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
         }
     };
 
+    let max_chars = req.max_chars.unwrap_or(DEFAULT_MAX_CHARS);
+    check_range("--max-chars", max_chars as u64, 50, 100_000)?;
+    let mut lexicons: Vec<LexiconFile> = Vec::new();
+    if let Some(name) = &profile.lexicon {
+        lexicons.push(load_named_lexicon(name, cwd)?);
+    }
+    for path in &req.lexicon_files {
+        let src = read_file(path)?;
+        lexicons.push(parse_lexicon(&src).map_err(|message| ConfigError::File {
+            path: path.clone(),
+            message,
+        })?);
+    }
+    let mut furniture = FurnitureFilter::builtin().clone();
+    for path in &req.furniture_files {
+        let src = read_file(path)?;
+        furniture = furniture
+            .with_patterns(&src)
+            .map_err(|message| ConfigError::File {
+                path: path.clone(),
+                message,
+            })?;
+    }
+    let text = TextOptions {
+        format: req.format,
+        max_chars,
+        image_alt: req.image_alt,
+        lexicon: Lexicon::from_files(&lexicons),
+        furniture,
+    };
+
     Ok(ConvertConfig {
         inputs: req.inputs,
         output_dir: req.output.unwrap_or_else(|| PathBuf::from("output")),
         jobs,
         backend,
         gap_ms,
+        text,
         quiet: req.quiet,
     })
+}
+
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// `voices/NAME.lexicon.toml` from the current folder, else the built-in copy.
+fn load_named_lexicon(name: &str, cwd: &Path) -> Result<LexiconFile, ConfigError> {
+    let path = cwd.join("voices").join(format!("{name}.lexicon.toml"));
+    let (src, path) = match std::fs::read_to_string(&path) {
+        Ok(src) => (src, path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let Some((_, src)) = BUILTIN_LEXICONS.iter().find(|(n, _)| *n == name) else {
+                return Err(ConfigError::File {
+                    path,
+                    message: format!("no lexicon named {name:?} (looked for this file)"),
+                });
+            };
+            (
+                src.to_string(),
+                PathBuf::from(format!("<built-in>/voices/{name}.lexicon.toml")),
+            )
+        }
+        Err(e) => {
+            return Err(ConfigError::File {
+                path,
+                message: e.to_string(),
+            });
+        }
+    };
+    parse_lexicon(&src).map_err(|message| ConfigError::File { path, message })
 }
 
 fn check_range(option: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
@@ -284,10 +385,20 @@ mod tests {
     }
 
     #[test]
-    fn builtin_profiles_parse() {
+    fn builtin_profiles_and_lexicons_parse() {
         for (name, src) in BUILTIN_PROFILES {
             parse_profile(src, Path::new(name)).unwrap();
         }
+        for (_, src) in BUILTIN_LEXICONS {
+            parse_lexicon(src).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_default_profile_brings_the_english_lexicon() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = resolve(req(), dir.path()).unwrap();
+        assert_eq!(c.text.lexicon.apply("UNAMI"), "you nah mee");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod pipeline;
 pub mod process;
 pub mod report;
+pub mod segments;
 pub mod text;
 
 use exit_codes::ExitCode;
@@ -41,6 +42,7 @@ where
     };
     let result = match command {
         config::Command::Convert(request) => batch::run_convert(request),
+        config::Command::Segments { request, json } => segments::run(request, json),
     };
     result.unwrap_or_else(|e| {
         report::error(format_args!("{e:#}"));

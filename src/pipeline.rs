@@ -21,7 +21,7 @@ use crate::manifest::{
     self, ChapterRecord, EngineRecord, Files, Manifest, ParagraphRecord, SkippedRecord, UnitRecord,
 };
 use crate::process;
-use crate::text::{self, Article, TextError, Unit, furniture::FurnitureFilter};
+use crate::text::{self, Article, TextError, TextOptions, Unit};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -55,12 +55,14 @@ impl ArticleJob {
 }
 
 /// What the pipeline needs to know besides the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PipelineSettings {
     /// Parallel synthesis workers.
     pub jobs: usize,
     /// Silence between paragraphs.
     pub gap_ms: u64,
+    /// How articles are read and cut into units.
+    pub text: TextOptions,
 }
 
 /// Why one article could not be converted. The article's name is added by the caller.
@@ -154,6 +156,7 @@ pub fn convert(
     let window = Window::new(2 * workers + 2);
     let dispatch = Mutex::new(Dispatcher {
         jobs,
+        text: &settings.text,
         next_job: 0,
         current: None,
     });
@@ -223,6 +226,7 @@ enum Msg {
 /// Hands out units in input order, reading each article only when its first unit is needed.
 struct Dispatcher<'a> {
     jobs: &'a [ArticleJob],
+    text: &'a TextOptions,
     next_job: usize,
     current: Option<(usize, Arc<Prepared>, usize, Arc<AtomicBool>)>,
 }
@@ -249,7 +253,7 @@ impl Dispatcher<'_> {
             let job = self.jobs.get(article)?;
             self.next_job += 1;
             let abandoned = Arc::new(AtomicBool::new(false));
-            let prepared = prepare(job).map(Arc::new);
+            let prepared = prepare(job, self.text).map(Arc::new);
             if let Ok(p) = &prepared {
                 self.current = Some((article, Arc::clone(p), 0, Arc::clone(&abandoned)));
             }
@@ -263,16 +267,9 @@ impl Dispatcher<'_> {
     }
 }
 
-fn prepare(job: &ArticleJob) -> Result<Prepared, ArticleError> {
+fn prepare(job: &ArticleJob, options: &TextOptions) -> Result<Prepared, ArticleError> {
     let bytes = std::fs::read(&job.source).map_err(ArticleError::Read)?;
-    let text = text::decode(&bytes)?;
-    let title = job
-        .source
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| job.name.clone());
-    let article = text::plain::parse(text, &title, FurnitureFilter::builtin())?;
-    let units = text::units(&article);
+    let (article, units) = options.read(&bytes, &job.source)?;
     Ok(Prepared { article, units })
 }
 

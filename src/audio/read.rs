@@ -93,7 +93,7 @@ fn pcm16(bytes: &[u8]) -> Result<Option<Audio>, ReadError> {
                     )));
                 }
                 let channels = usize::from(channels);
-                if size % (2 * channels) != 0 {
+                if !size.is_multiple_of(2 * channels) {
                     return Err(invalid("truncated in the middle of a frame"));
                 }
                 let data = &bytes[body..body + size];
@@ -157,7 +157,7 @@ fn read_with_hound<R: std::io::Read>(r: R) -> Result<Audio, ReadError> {
             )));
         }
     };
-    if interleaved.len() % channels != 0 {
+    if !interleaved.len().is_multiple_of(channels) {
         return Err(ReadError::Invalid(
             "truncated in the middle of a frame".into(),
         ));

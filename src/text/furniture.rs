@@ -12,6 +12,7 @@ const BUILTIN: &str = include_str!("furniture.txt");
 /// A set of line patterns that mark page furniture.
 #[derive(Debug, Clone)]
 pub struct FurnitureFilter {
+    patterns: Vec<String>,
     set: RegexSet,
 }
 
@@ -28,20 +29,22 @@ impl FurnitureFilter {
     /// Builds a filter from pattern-file text (one regex per line, `#` comments). The error
     /// names the 1-based line of the first bad pattern.
     pub fn from_patterns(src: &str) -> Result<FurnitureFilter, String> {
-        let mut patterns = Vec::new();
-        for (i, line) in src.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            regex::Regex::new(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-            patterns.push(line.to_string());
-        }
+        FurnitureFilter::build(parse_patterns(src)?)
+    }
+
+    /// This filter plus the patterns in `src` (a user's pattern file).
+    pub fn with_patterns(&self, src: &str) -> Result<FurnitureFilter, String> {
+        let mut patterns = self.patterns.clone();
+        patterns.extend(parse_patterns(src)?);
+        FurnitureFilter::build(patterns)
+    }
+
+    fn build(patterns: Vec<String>) -> Result<FurnitureFilter, String> {
         let set = RegexSetBuilder::new(&patterns)
             .case_insensitive(true)
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(FurnitureFilter { set })
+        Ok(FurnitureFilter { patterns, set })
     }
 
     /// Whether the whole line is page furniture.
@@ -49,6 +52,22 @@ impl FurnitureFilter {
         let c = canonical(line);
         !c.is_empty() && self.set.is_match(&c)
     }
+}
+
+fn parse_patterns(src: &str) -> Result<Vec<String>, String> {
+    let mut patterns = Vec::new();
+    for (i, line) in src.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        regex::RegexBuilder::new(line)
+            .case_insensitive(true)
+            .build()
+            .map_err(|e| format!("line {}: {e}", i + 1))?;
+        patterns.push(line.to_string());
+    }
+    Ok(patterns)
 }
 
 /// The form patterns are matched against: whitespace collapsed, typographic apostrophes
@@ -80,6 +99,16 @@ mod tests {
             "Sorry, your browser does not support embedded videos!",
             "Your browser cannot play this audio",
             "Audio is not supported in your browser",
+            "Share this article",
+            "Share on Facebook",
+            "Advertisement",
+            "Listen to this article",
+            "Read more",
+            "Subscribe",
+            "Sign up for our newsletter",
+            "Related stories",
+            "Photo: Jane Roe/Getty Images",
+            "We use cookies to improve your experience.",
         ] {
             assert!(f.is_furniture(line), "{line:?} should be furniture");
         }
@@ -92,10 +121,24 @@ mod tests {
             "With a view to future relations between the United States and Iraq, the two countries began a series of dialogues.",
             "Browser makers said the feature does not support older devices.",
             "Your browser history is private, the court ruled, and police need a warrant to obtain it from providers like Google.",
+            "Subscribers will read more about the advertisement campaign next week.",
+            "Share prices fell on Monday.",
+            "Sign up for the draft was mandatory in 1940.",
+            "Subscribe to the idea that less is more, she said.",
             "",
         ] {
             assert!(!f.is_furniture(line), "{line:?} should be kept");
         }
+    }
+
+    #[test]
+    fn user_patterns_extend_the_builtin_ones() {
+        let f = FurnitureFilter::builtin()
+            .with_patterns("^brought to you by .{1,40}$\n")
+            .unwrap();
+        assert!(f.is_furniture("Brought to you by Acme"));
+        assert!(f.is_furniture("Your browser doesn't support HTML5"));
+        assert!(!FurnitureFilter::builtin().is_furniture("Brought to you by Acme"));
     }
 
     #[test]

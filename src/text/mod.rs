@@ -1,12 +1,116 @@
 //! Article text → paragraphs, chapters and spoken units. Pure functions, no I/O.
 //!
-//! The model every reader produces is an [`Article`]: a title, its paragraphs as written
-//! (whitespace normalised, typographic quotes kept) and its chapters, each covering a run of
-//! paragraphs. [`units`] turns it into what the engines speak.
+//! [`TextOptions::read`] is the whole path: bytes are decoded ([`decode`]), read by the
+//! format's reader ([`plain`], [`markdown`], [`html`]) into blocks, outlined into an
+//! [`Article`] ([`outline`]: title, paragraphs as written, chapters), and cut into the
+//! [`Unit`]s an engine speaks ([`units`]: normalised for engines, the lexicon applied, long
+//! paragraphs split at sentences). The transcript always keeps the text as written.
 
 pub mod furniture;
+pub mod html;
+pub mod markdown;
+pub mod outline;
 pub mod plain;
+pub mod sentences;
+pub mod speech;
 pub mod title;
+
+use std::path::Path;
+
+/// The article formats `aloud` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Plain text.
+    Text,
+    /// CommonMark Markdown.
+    Markdown,
+    /// An HTML page.
+    Html,
+}
+
+impl Format {
+    /// The format a file name's extension says, if it is one `aloud` reads.
+    pub fn from_extension(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "txt" | "text" => Some(Format::Text),
+            "md" | "markdown" | "mdown" | "mkd" => Some(Format::Markdown),
+            "html" | "htm" | "xhtml" => Some(Format::Html),
+            _ => None,
+        }
+    }
+
+    /// The format of a file: by extension, else HTML if it starts like a page, else text.
+    pub fn detect(path: &Path, text: &str) -> Format {
+        Format::from_extension(path).unwrap_or_else(|| {
+            let head: String = text
+                .trim_start()
+                .chars()
+                .take(15)
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if head.starts_with("<!doctype html") || head.starts_with("<html") {
+                Format::Html
+            } else {
+                Format::Text
+            }
+        })
+    }
+}
+
+/// How text is read and cut into units.
+#[derive(Debug, Clone)]
+pub struct TextOptions {
+    /// Force a format instead of detecting it.
+    pub format: Option<Format>,
+    /// Longest unit handed to an engine, in characters.
+    pub max_chars: usize,
+    /// Speak images' alt text (Markdown).
+    pub image_alt: bool,
+    /// Pronunciations, applied to spoken text only.
+    pub lexicon: speech::Lexicon,
+    /// Lines that are never article text.
+    pub furniture: furniture::FurnitureFilter,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions {
+            format: None,
+            max_chars: DEFAULT_MAX_CHARS,
+            image_alt: false,
+            lexicon: speech::Lexicon::default(),
+            furniture: furniture::FurnitureFilter::builtin().clone(),
+        }
+    }
+}
+
+/// The default longest unit, in characters.
+pub const DEFAULT_MAX_CHARS: usize = 1000;
+
+impl TextOptions {
+    /// Reads a file's bytes into an article and its units. `path` chooses the format and, by
+    /// its stem, names an article that has no title of its own.
+    pub fn read(&self, bytes: &[u8], path: &Path) -> Result<(Article, Vec<Unit>), TextError> {
+        let text = decode(bytes)?;
+        let format = self.format.unwrap_or_else(|| Format::detect(path, &text));
+        let parsed = match format {
+            Format::Text => plain::parse(&text, &self.furniture),
+            Format::Markdown => markdown::parse(&text, self.image_alt),
+            Format::Html => html::parse(&text),
+        };
+        let fallback = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "article".into());
+        let article = outline::outline(parsed, &fallback, &self.furniture)?;
+        let units = units(&article, self);
+        if units.is_empty() {
+            return Err(TextError::NothingSpeakable);
+        }
+        Ok((article, units))
+    }
+}
 
 /// An article ready to be spoken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +222,14 @@ pub enum TextError {
         /// 1-based line of that byte.
         line: usize,
     },
+    /// A UTF-16 file (it has a UTF-16 byte-order mark) holds an invalid sequence.
+    #[error(
+        "the file is not valid UTF-16 (it starts with a UTF-16 byte-order mark; first bad byte at offset {offset})"
+    )]
+    InvalidUtf16 {
+        /// Byte offset of the first invalid code unit.
+        offset: usize,
+    },
     /// Nothing is left to speak once furniture and whitespace are removed.
     #[error(
         "there is nothing to speak in it (it is empty, only whitespace, or only page furniture)"
@@ -125,27 +237,54 @@ pub enum TextError {
     NothingSpeakable,
 }
 
-/// Decodes file bytes as UTF-8 (a leading byte-order mark is dropped). Never guesses.
-pub fn decode(bytes: &[u8]) -> Result<&str, TextError> {
+/// Decodes file bytes: UTF-8 (a byte-order mark is dropped), or UTF-16 when a byte-order
+/// mark says so. Never guesses.
+pub fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, TextError> {
+    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        return decode_utf16(rest, u16::from_le_bytes).map(Into::into);
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        return decode_utf16(rest, u16::from_be_bytes).map(Into::into);
+    }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    std::str::from_utf8(bytes).map_err(|e| {
+    std::str::from_utf8(bytes).map(Into::into).map_err(|e| {
         let offset = e.valid_up_to();
         let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
         TextError::InvalidUtf8 { offset, line }
     })
 }
 
-/// The units an engine speaks for `article`: one per paragraph.
-pub fn units(article: &Article) -> Vec<Unit> {
-    article
-        .paragraphs
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Unit {
-            paragraph: i,
-            text: p.text.clone(),
-        })
-        .collect()
+fn decode_utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, TextError> {
+    if !bytes.len().is_multiple_of(2) {
+        return Err(TextError::InvalidUtf16 {
+            offset: bytes.len() + 1,
+        });
+    }
+    let units: Vec<u16> = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]])).collect();
+    let mut out = String::with_capacity(units.len());
+    for (i, r) in char::decode_utf16(units.iter().copied()).enumerate() {
+        match r {
+            Ok(c) => out.push(c),
+            // +2 for the byte-order mark.
+            Err(_) => return Err(TextError::InvalidUtf16 { offset: 2 + 2 * i }),
+        }
+    }
+    Ok(out)
+}
+
+/// The units an engine speaks for `article`: each paragraph normalised for engines, the
+/// lexicon applied, and split at sentences into units of at most `max_chars` characters.
+pub fn units(article: &Article, options: &TextOptions) -> Vec<Unit> {
+    let mut out = Vec::with_capacity(article.paragraphs.len());
+    for (i, p) in article.paragraphs.iter().enumerate() {
+        let spoken = options.lexicon.apply(&speech::normalize(&p.text));
+        for text in sentences::pack(&spoken, options.max_chars) {
+            if text.chars().any(char::is_alphanumeric) {
+                out.push(Unit { paragraph: i, text });
+            }
+        }
+    }
+    out
 }
 
 /// Collapses every run of whitespace (including no-break spaces) to one space and trims.
@@ -160,6 +299,12 @@ mod tests {
     #[test]
     fn decode_strips_a_bom_and_names_the_bad_byte() {
         assert_eq!(decode(b"\xEF\xBB\xBFhi").unwrap(), "hi");
+        assert_eq!(decode(b"\xFF\xFEh\0i\0").unwrap(), "hi");
+        assert_eq!(decode(b"\xFE\xFF\0h\0i").unwrap(), "hi");
+        assert_eq!(
+            decode(b"\xFF\xFE\x00\xD8a\0").unwrap_err(),
+            TextError::InvalidUtf16 { offset: 2 }
+        );
         assert_eq!(
             decode(b"ok\nfine\nbad \xFF here").unwrap_err(),
             TextError::InvalidUtf8 {

@@ -1,153 +1,198 @@
-//! Plain text → [`Article`].
+//! Plain text → blocks.
 //!
-//! Paragraphs are separated by blank lines. A file with no blank line between its lines (like
-//! text scraped one paragraph per line) has one paragraph per non-empty line. Lines that are
-//! page furniture are removed first, so they neither become paragraphs nor split one. Each
-//! paragraph is one chapter, titled by its opening words.
+//! - Paragraphs are separated by blank lines; the lines of one paragraph are joined.
+//! - A file with no blank line between its lines has one paragraph per line (text scraped one
+//!   paragraph per line), unless it is hard-wrapped prose (most lines end near one width and
+//!   without a sentence end), whose lines are joined into paragraphs that end where a line
+//!   ends a sentence well short of that width.
+//! - A first line that is clearly a title (short, no final punctuation, followed by a blank
+//!   line, with text after it) names the article.
+//! - Page-furniture lines are removed first, so they neither become paragraphs nor split one.
 
 use super::furniture::FurnitureFilter;
-use super::title::{MAX_TITLE_CHARS, opening_words};
-use super::{Article, Chapter, Paragraph, TextError, normalize_whitespace};
+use super::outline::Parsed;
+use super::{Paragraph, normalize_whitespace};
 
-/// Parses plain text. `title` names the article (plain text carries no reliable title).
-pub fn parse(text: &str, title: &str, furniture: &FurnitureFilter) -> Result<Article, TextError> {
+/// Parses plain text (any line ends: LF, CRLF or CR).
+pub fn parse(text: &str, furniture: &FurnitureFilter) -> Parsed {
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
-    let lines: Vec<&str> = text
+    let mut lines: Vec<&str> = text
         .split('\n')
         .filter(|l| !furniture.is_furniture(l))
         .collect();
-
     let blank = |l: &&str| l.trim().is_empty();
+
+    let mut title = None;
+    let first = lines.iter().position(|l| !blank(l));
+    if let Some(f) = first
+        && lines.get(f + 1).is_some_and(blank)
+        && lines[f + 1..].iter().any(|l| !blank(l))
+        && looks_like_title(lines[f])
+    {
+        title = Some(normalize_whitespace(lines[f]));
+        lines.drain(..=f);
+    }
+
     let first = lines.iter().position(|l| !blank(l));
     let last = lines.iter().rposition(|l| !blank(l));
     let blank_separated = match (first, last) {
         (Some(f), Some(l)) => lines[f..=l].iter().any(blank),
         _ => false,
     };
-
-    let raw: Vec<String> = if blank_separated {
+    let paragraphs: Vec<String> = if blank_separated {
         lines.split(blank).map(|block| block.join(" ")).collect()
+    } else if let Some(width) = wrap_width(&lines) {
+        unwrap(&lines, width)
     } else {
         lines.iter().map(|l| l.to_string()).collect()
     };
-    let paragraphs: Vec<Paragraph> = raw
-        .iter()
-        .map(|p| normalize_whitespace(p))
-        .filter(|p| !p.is_empty() && !furniture.is_furniture(p))
-        .map(Paragraph::text)
-        .collect();
-    if paragraphs.is_empty() {
-        return Err(TextError::NothingSpeakable);
+    Parsed {
+        title,
+        blocks: paragraphs
+            .into_iter()
+            .filter(|p| !p.trim().is_empty())
+            .map(Paragraph::text)
+            .collect(),
+        ..Parsed::default()
     }
-    let chapters = paragraphs
+}
+
+/// Short, no sentence-final or clause punctuation, not a list item.
+fn looks_like_title(line: &str) -> bool {
+    let t = line.trim();
+    let words = t.split_whitespace().count();
+    (1..=14).contains(&words)
+        && t.chars().count() <= 100
+        && !t.ends_with(['.', ',', ';', ':', '!', '?', '"', '\u{201d}'])
+        && !t.starts_with(['-', '*', '\u{2022}'])
+}
+
+/// The wrap width if the non-blank lines look hard-wrapped: at least three lines, and most
+/// lines that do not end a sentence end within a few characters of the longest line, which is
+/// at most 100 characters.
+fn wrap_width(lines: &[&str]) -> Option<usize> {
+    let content: Vec<&str> = lines
         .iter()
-        .enumerate()
-        .map(|(i, p)| Chapter {
-            title: opening_words(&p.text, MAX_TITLE_CHARS),
-            first_paragraph: i,
-            level: 1,
-        })
+        .map(|l| l.trim_end())
+        .filter(|l| !l.trim().is_empty())
         .collect();
-    Ok(Article {
-        title: title.to_string(),
-        author: None,
-        date: None,
-        paragraphs,
-        chapters,
-        skipped: Vec::new(),
-    })
+    if content.len() < 3 {
+        return None;
+    }
+    let width = content.iter().map(|l| l.chars().count()).max()?;
+    if !(40..=100).contains(&width) {
+        return None;
+    }
+    let body = &content[..content.len() - 1];
+    let near = body
+        .iter()
+        .filter(|l| l.chars().count() + 15 >= width && !ends_sentence(l))
+        .count();
+    (near * 2 >= body.len()).then_some(width)
+}
+
+fn ends_sentence(line: &str) -> bool {
+    line.trim_end()
+        .ends_with(['.', '!', '?', '"', '\u{201d}', ':'])
+}
+
+/// Joins hard-wrapped lines; a paragraph ends at a line that ends a sentence well short of the
+/// wrap width.
+fn unwrap(lines: &[&str], width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in lines.iter().filter(|l| !l.trim().is_empty()) {
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(line.trim());
+        if ends_sentence(line) && line.trim_end().chars().count() + 15 < width {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
-    fn texts(src: &str) -> Vec<String> {
-        parse(src, "t", FurnitureFilter::builtin())
-            .unwrap()
-            .paragraphs
-            .into_iter()
-            .map(|p| p.text)
-            .collect()
+    fn texts(src: &str) -> (Option<String>, Vec<String>) {
+        let p = parse(src, FurnitureFilter::builtin());
+        (
+            p.title,
+            p.blocks
+                .into_iter()
+                .map(|b| normalize_whitespace(&b.text))
+                .collect(),
+        )
     }
 
     #[test]
     fn blank_lines_separate_paragraphs_and_wrapped_lines_are_joined() {
-        assert_eq!(texts("one\ntwo\n\nthree\n"), ["one two", "three"]);
-        assert_eq!(texts("\n\n  one  \n\n\n\nthree"), ["one", "three"]);
+        assert_eq!(texts("one\ntwo\n\nthree\n").1, ["one two", "three"]);
+        assert_eq!(texts("\n\n  one.  \n\n\n\nthree").1, ["one.", "three"]);
     }
 
     #[test]
     fn without_blank_lines_each_line_is_a_paragraph() {
-        assert_eq!(texts("one\ntwo\nthree"), ["one", "two", "three"]);
+        assert_eq!(texts("one\ntwo\nthree").1, ["one", "two", "three"]);
     }
 
     #[test]
     fn crlf_and_lone_cr_are_line_ends() {
-        assert_eq!(texts("one\r\ntwo\r\n\r\nthree"), ["one two", "three"]);
-        assert_eq!(texts("one\rtwo"), ["one", "two"]);
+        assert_eq!(texts("one\r\ntwo\r\n\r\nthree").1, ["one two", "three"]);
+        assert_eq!(texts("one\rtwo").1, ["one", "two"]);
     }
 
     #[test]
     fn furniture_lines_neither_speak_nor_split() {
         assert_eq!(
-            texts("Your browser doesn\u{2019}t support HTML5\nfirst\nsecond"),
+            texts("Your browser doesn\u{2019}t support HTML5\nfirst\nsecond").1,
             ["first", "second"]
         );
-        // In a blank-line file, a furniture line inside a paragraph does not split it.
         assert_eq!(
-            texts("a1\nYour browser does not support the audio element.\na2\n\nb"),
+            texts("a1\nYour browser does not support the audio element.\na2\n\nb").1,
             ["a1 a2", "b"]
         );
     }
 
     #[test]
-    fn typographic_quotes_are_kept() {
+    fn a_clear_first_line_title_names_the_article() {
+        let (title, paras) = texts("The Strategic Dialogue\n\nFirst paragraph.\n\nSecond.");
+        assert_eq!(title.as_deref(), Some("The Strategic Dialogue"));
+        assert_eq!(paras, ["First paragraph.", "Second."]);
+        // Not a title: ends a sentence, or no blank line after, or nothing after.
+        assert_eq!(texts("A sentence.\n\nMore.").0, None);
+        assert_eq!(texts("Heading\nMore.").0, None);
+        assert_eq!(texts("Only a line\n\n").0, None);
+    }
+
+    #[test]
+    fn hard_wrapped_prose_without_blank_lines_is_joined_into_paragraphs() {
+        let src = "\
+The first paragraph is wrapped at about sixty characters so
+its lines end close to the same column and it goes on for a
+while before it finally ends here.
+The second paragraph starts on the next line and it is also
+wrapped at the same width until it ends.";
         assert_eq!(
-            texts("\u{201c}Most of all,\u{201d} he said"),
-            ["\u{201c}Most of all,\u{201d} he said"]
+            texts(src).1,
+            [
+                "The first paragraph is wrapped at about sixty characters so its lines end close to the same column and it goes on for a while before it finally ends here.",
+                "The second paragraph starts on the next line and it is also wrapped at the same width until it ends."
+            ]
         );
     }
 
     #[test]
-    fn nothing_speakable_is_an_error() {
-        for src in ["", "   \n\t\n", "Your browser doesn't support HTML5\n\n"] {
-            assert_eq!(
-                parse(src, "t", FurnitureFilter::builtin()).unwrap_err(),
-                TextError::NothingSpeakable,
-                "{src:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn each_paragraph_is_a_chapter_titled_by_its_opening_words() {
-        let a = parse("Short one.\nA much longer paragraph that goes on and on well past the sixty character limit for titles.", "t", FurnitureFilter::builtin()).unwrap();
-        assert_eq!(a.chapters.len(), 2);
-        assert_eq!(a.chapters[0].title, "Short one.");
-        assert_eq!(a.chapters[1].first_paragraph, 1);
-        assert!(a.chapters[1].title.ends_with('\u{2026}'));
-    }
-
-    proptest! {
-        /// Paragraphs are never empty, never contain line breaks or doubled spaces, and every
-        /// chapter starts at a distinct, increasing paragraph.
-        #[test]
-        fn segmentation_invariants(src in "[a-z \\n\\r\\t\u{a0}.,\u{2019}]{0,300}") {
-            if let Ok(a) = parse(&src, "t", FurnitureFilter::builtin()) {
-                prop_assert!(!a.paragraphs.is_empty());
-                for p in &a.paragraphs {
-                    prop_assert!(!p.text.is_empty());
-                    prop_assert!(!p.text.contains(['\n', '\r', '\t']));
-                    prop_assert!(!p.text.contains("  "));
-                    prop_assert_eq!(p.text.trim(), p.text.as_str());
-                }
-                prop_assert_eq!(a.chapters[0].first_paragraph, 0);
-                for w in a.chapters.windows(2) {
-                    prop_assert!(w[0].first_paragraph < w[1].first_paragraph);
-                }
-            }
-        }
+    fn one_paragraph_per_line_is_not_mistaken_for_wrapping() {
+        let sample = include_str!("../../input/us-iraq-dialogue.txt");
+        let (title, paras) = texts(sample);
+        assert_eq!(title, None);
+        assert_eq!(paras.len(), 11);
     }
 }

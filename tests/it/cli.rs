@@ -36,7 +36,9 @@ fn the_sample_article_becomes_eleven_exact_chapters() {
         expected
     );
 
-    // The mock makes every frame predictable: paragraph audio plus 400 ms gaps between.
+    // The mock makes every frame predictable: each unit's audio follows its spoken text
+    // (the lexicon applied: the transcript keeps "UNAMI", the engine gets "you nah mee"),
+    // with 400 ms gaps between paragraphs.
     let mock = Mock::new(MockSettings::default());
     let mut frame = 0;
     for (i, p) in paragraphs.iter().enumerate() {
@@ -44,9 +46,19 @@ fn the_sample_article_becomes_eleven_exact_chapters() {
             frame += GAP_FRAMES;
         }
         assert_eq!(p["start_frame"].as_u64().unwrap(), frame, "paragraph {i}");
-        frame += mock.frames_for(expected[i]);
+        let units = p["units"].as_array().unwrap();
+        assert_eq!(units.len(), 1, "short paragraphs are one unit");
+        frame += mock.frames_for(units[0]["spoken"].as_str().unwrap());
         assert_eq!(p["end_frame"].as_u64().unwrap(), frame, "paragraph {i}");
     }
+    let unami = &paragraphs[7];
+    assert!(unami["text"].as_str().unwrap().contains("or UNAMI, for"));
+    assert!(
+        unami["units"][0]["spoken"]
+            .as_str()
+            .unwrap()
+            .contains("or you nah mee, for")
+    );
     assert_eq!(m["total_frames"].as_u64().unwrap(), frame);
     let chapters = m["chapters"].as_array().unwrap();
     assert_eq!(chapters.len(), 11);
@@ -171,7 +183,7 @@ fn a_folder_without_articles_is_an_error() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "no articles found in in (aloud reads files ending in .txt)",
+            "no articles found in in (aloud reads files ending in .txt, .md, .markdown, .html, .htm)",
         ));
 }
 
@@ -369,4 +381,204 @@ fn ctrl_c_stops_the_run_quickly_keeps_finished_articles_and_leaves_no_partial_fi
         "{stderr}"
     );
     assert_eq!(env.files("out"), ["a.chapters.vtt", "a.json", "a.wav"]);
+}
+
+#[test]
+fn html_and_markdown_articles_become_titled_nested_chapters() {
+    let env = TestEnv::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    env.write(
+        "in/page.html",
+        std::fs::read(root.join("input/city-library-audio-archive.html")).unwrap(),
+    );
+    env.write(
+        "in/nested.md",
+        std::fs::read(root.join("tests/fixtures/text/nested.md")).unwrap(),
+    );
+    env.mock_convert(&["in", "-o", "out"]).assert().success();
+
+    let m = env.manifest("out/page.json");
+    assert_eq!(
+        m["title"],
+        "City library opens its oral-history archive to listeners"
+    );
+    assert_eq!(m["author"], "Maya Okafor");
+    assert_eq!(m["date"], "2026-10-14T09:30:00-05:00");
+    let titles: Vec<&str> = m["chapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "City library opens its oral-history archive to listeners",
+            "Years of careful work",
+            "What listeners will find"
+        ]
+    );
+
+    let m = env.manifest("out/nested.json");
+    let chapters = m["chapters"].as_array().unwrap();
+    let shape: Vec<(String, u64, Option<u64>, u64, u64)> = chapters
+        .iter()
+        .map(|c| {
+            (
+                c["title"].as_str().unwrap().to_string(),
+                c["level"].as_u64().unwrap(),
+                c["parent"].as_u64(),
+                c["paragraphs"][0].as_u64().unwrap(),
+                c["paragraphs"][1].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("Field notes".to_string(), 1, None, 0, 0),
+            ("Spring".to_string(), 1, None, 1, 10),
+            ("March".to_string(), 2, Some(1), 3, 7),
+            ("April".to_string(), 2, Some(1), 8, 10),
+            ("Summer".to_string(), 1, None, 11, 13),
+        ]
+    );
+    assert_eq!(m["skipped"][0]["kind"], "code");
+    assert_eq!(m["skipped"][0]["text"], "print(\"not spoken\")");
+    // The WAV carries the flat list: one cue per chapter, nested or not.
+    let wav = env.read("out/nested.wav");
+    let layout = aloud::audio::inspect::inspect(std::io::Cursor::new(&wav)).unwrap();
+    assert_eq!(layout.cues.len(), 5);
+    assert_eq!(
+        layout.info[0],
+        ("INAM".to_string(), "Field notes".to_string())
+    );
+    // Every unit maps back to its paragraph and chapter.
+    for p in m["paragraphs"].as_array().unwrap() {
+        let chapter = &chapters[p["chapter"].as_u64().unwrap() as usize];
+        let idx = p["index"].as_u64().unwrap();
+        assert!(
+            chapter["paragraphs"][0].as_u64().unwrap() <= idx
+                && idx <= chapter["paragraphs"][1].as_u64().unwrap()
+        );
+        assert!(!p["units"].as_array().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn long_paragraphs_are_spoken_in_several_units_under_one_chapter() {
+    let env = TestEnv::new();
+    let long = "This sentence is part of a very long paragraph indeed. ".repeat(30);
+    env.write("a.txt", format!("Short one.\n\n{long}"));
+    env.mock_convert(&["a.txt", "--max-chars", "200"])
+        .assert()
+        .success();
+    let m = env.manifest("output/a.json");
+    assert_eq!(m["chapters"].as_array().unwrap().len(), 2);
+    let units = m["paragraphs"][1]["units"].as_array().unwrap();
+    assert!(units.len() >= 8, "{}", units.len());
+    let mut at = m["paragraphs"][1]["start_frame"].as_u64().unwrap();
+    for u in units {
+        assert!(u["spoken"].as_str().unwrap().chars().count() <= 200);
+        // Units of one paragraph follow each other with no gap.
+        assert_eq!(u["start_frame"].as_u64().unwrap(), at);
+        at = u["end_frame"].as_u64().unwrap();
+    }
+    assert_eq!(at, m["paragraphs"][1]["end_frame"].as_u64().unwrap());
+}
+
+#[test]
+fn lexicon_and_furniture_files_extend_the_defaults() {
+    let env = TestEnv::new();
+    env.write(
+        "a.txt",
+        "Kubernetes runs the NASA jobs.\n\nBrought to you by Acme\n\nEnd.",
+    );
+    env.write(
+        "lex.toml",
+        "[words]\nkubernetes = \"koo ber net eez\"\n[case_sensitive]\nNASA = \"nassa\"\n",
+    );
+    env.write(
+        "furniture.txt",
+        "# house rules\n^brought to you by .{1,40}$\n",
+    );
+    env.mock_convert(&[
+        "a.txt",
+        "--lexicon",
+        "lex.toml",
+        "--furniture",
+        "furniture.txt",
+    ])
+    .assert()
+    .success();
+    let m = env.manifest("output/a.json");
+    let paragraphs = m["paragraphs"].as_array().unwrap();
+    assert_eq!(paragraphs.len(), 2);
+    assert_eq!(paragraphs[0]["text"], "Kubernetes runs the NASA jobs.");
+    assert_eq!(
+        paragraphs[0]["units"][0]["spoken"],
+        "koo ber net eez runs the nassa jobs."
+    );
+
+    env.write("bad.toml", "[words]\nx = 3\n");
+    env.mock_convert(&["a.txt", "--lexicon", "bad.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.toml").and(predicate::str::contains("line 2")));
+}
+
+#[test]
+fn format_can_be_forced() {
+    let env = TestEnv::new();
+    env.write(
+        "page.txt",
+        "<html><body><p>Hello <b>there</b>.</p><script>x()</script></body></html>",
+    );
+    env.mock_convert(&["page.txt", "--format", "html"])
+        .assert()
+        .success();
+    assert_eq!(
+        env.manifest("output/page.json")["paragraphs"][0]["text"],
+        "Hello there."
+    );
+}
+
+#[test]
+fn segments_shows_what_would_be_spoken_without_an_engine() {
+    let env = TestEnv::new();
+    env.write(
+        "in/a.md",
+        "# T\n\nOne.\n\n## S\n\nTwo UNAMI.\n\n```\ncode\n```\n",
+    );
+    // No engine on PATH: segments never needs one.
+    let out = env
+        .aloud()
+        .args(["segments", "in/a.md"])
+        .env("PATH", "/nonexistent")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text,
+        "in/a.md\n  title: T\n  2 chapters, 3 paragraphs, 3 units\n  chapter 1: T\n      p1.1 [text] One.\n  chapter 2: S\n      p2.1 [heading] S\n      p3.1 [text] Two you nah mee.\n      (not spoken: code block, 1 lines)\n"
+    );
+    let out = env
+        .aloud()
+        .args(["segments", "--json", "in"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["articles"][0]["title"], "T");
+    assert_eq!(
+        v["articles"][0]["paragraphs"][2]["units"][0],
+        "Two you nah mee."
+    );
+    assert_eq!(v["articles"][0]["skipped"][0]["kind"], "code");
+    assert!(!env.path().join("output").exists());
 }
