@@ -7,21 +7,27 @@
 //! outputs (`b.md` and `b.txt`), both keep their extension in the output name instead, with a
 //! warning; the choice depends only on the list of inputs, so it is the same on every run.
 
-use crate::backend::{self, SynthError};
-use crate::config::{self, ConvertRequest};
+use crate::audio::frames_to_ms;
+use crate::backend::{self, EngineInfo, SynthError};
+use crate::cache::UnitCache;
+use crate::config::{self, CacheAction, ConvertConfig, ConvertRequest, Shard};
 use crate::exit_codes::ExitCode;
-use crate::pipeline::{self, ArticleJob, Outcome, PipelineSettings};
-use crate::report;
+use crate::pipeline::{self, ArticleJob, Outcome, PipelineSettings, RunReport, UnitStats};
+use crate::report::{self, Progress};
 use anyhow::Context;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// File extensions a folder walk picks up (lower case).
 pub const ARTICLE_EXTENSIONS: &[&str] = &["txt", "md", "markdown", "html", "htm"];
 
-/// `aloud convert`: resolve settings, find the articles, check the engine once, convert, and
-/// report. Returns the exit code; `Err` is for failures before any article was attempted.
+/// `aloud convert`: resolve settings, find the articles (this shard's), check the engine once,
+/// convert, and report. Returns the exit code; `Err` is for failures before any article was
+/// attempted.
 pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot determine the current folder")?;
     let config = match config::resolve(request, &cwd) {
@@ -31,9 +37,12 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::Usage);
         }
     };
-    let found = discover(&config.inputs, &config.output_dir)?;
+    let mut found = discover(&config.inputs, &config.output_dir)?;
     for w in &found.warnings {
         report::warning(w);
+    }
+    if let Some(shard) = config.shard {
+        found.jobs.retain(|j| in_shard(&j.name, shard));
     }
     let synth = backend::build(&config.backend)?;
     let engine = match synth.check() {
@@ -43,72 +52,223 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
             return Err(anyhow::Error::new(e).context(format!("{} is not usable", synth.name())));
         }
     };
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let settings = PipelineSettings {
         jobs: config.jobs,
         gap_ms: config.gap_ms,
         text: config.text.clone(),
+        retries: config.retries,
+        cache: config.cache.clone(),
+        rebuild: config.force,
+        fingerprint: fingerprint(&engine, &config),
     };
-    let quiet = config.quiet;
-    let report = pipeline::convert(
-        &found.jobs,
-        synth.as_ref(),
-        &engine,
-        &settings,
-        &mut |o| match o {
-            Outcome::Converted(c) if !quiet => report::line(format_args!(
-                "converted {} -> {} ({} chapters, {})",
-                c.name,
-                c.wav.display(),
-                c.chapters,
-                report::clock(crate::audio::frames_to_ms(c.frames, c.sample_rate))
-            )),
-            Outcome::Converted(_) => {}
-            Outcome::Failed { name, error } => report::error(format_args!("{name}: {error}")),
-        },
-    )
-    .context("cannot start the synthesis workers")?;
-
-    let converted: Vec<_> = report
-        .outcomes
+    let bytes: Vec<u64> = found
+        .jobs
         .iter()
-        .filter_map(|o| match o {
-            Outcome::Converted(c) => Some(c),
-            Outcome::Failed { .. } => None,
-        })
+        .map(|j| std::fs::metadata(&j.source).map_or(0, |m| m.len()))
         .collect();
-    let failed = report.outcomes.len() - converted.len();
-    let audio_ms: u64 = converted
-        .iter()
-        .map(|c| crate::audio::frames_to_ms(c.frames, c.sample_rate))
-        .sum();
-    if report.interrupted {
+    let mut progress = Progress::new(&bytes, config.quiet, config.verbose);
+    let run = pipeline::convert(&found.jobs, synth.as_ref(), &engine, &settings, &mut |e| {
+        progress.event(e)
+    })
+    .context("cannot start the synthesis workers")?;
+    progress.finish();
+
+    let summary = Summary::new(&found.jobs, &run, started.elapsed());
+    if config.json {
+        let mut out = std::io::stdout().lock();
+        let json = serde_json::to_string_pretty(&summary)?;
+        if let Err(e) = writeln!(out, "{json}")
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(e.into());
+        }
+    }
+    if run.interrupted {
         report::error(format_args!(
-            "interrupted: {} of {} articles finished and kept; unfinished ones left no files",
-            converted.len(),
-            found.jobs.len()
+            "interrupted: {} of {} articles finished and kept; unfinished ones left no files; run again to resume",
+            summary.articles.converted + summary.articles.unchanged,
+            summary.articles.total
         ));
         return Ok(ExitCode::Interrupted);
     }
-    if !quiet && found.jobs.len() > 1 {
-        report::line(format_args!(
-            "{} of {} articles converted ({} of audio) in {:.1} s{}",
-            converted.len(),
-            found.jobs.len(),
-            report::clock(audio_ms),
-            started.elapsed().as_secs_f64(),
-            if failed > 0 {
-                format!("; {failed} failed")
-            } else {
-                String::new()
-            }
-        ));
+    if !config.quiet {
+        report::line(format_args!("{}", summary.line()));
     }
-    Ok(if failed > 0 {
+    Ok(if summary.articles.failed > 0 {
         ExitCode::Failure
     } else {
         ExitCode::Success
     })
+}
+
+/// Whether an article belongs to a shard: the first 8 bytes of the SHA-256 of its relative
+/// path (with `/` separators), as a big-endian number, modulo the shard count. It depends only
+/// on the path, so every machine agrees without talking to the others.
+pub fn in_shard(name: &str, shard: Shard) -> bool {
+    let digest = Sha256::digest(name.as_bytes());
+    let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+    n % u64::from(shard.count) == u64::from(shard.index)
+}
+
+/// SHA-256 of everything that shapes an article's outputs besides its source.
+fn fingerprint(engine: &EngineInfo, config: &ConvertConfig) -> String {
+    let mut settings = engine.settings.clone();
+    settings.sort();
+    let text = format!(
+        "aloud {}\nengine={}\nversion={}\nrate={}\nsettings={settings:?}\ngap_ms={}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        engine.name,
+        engine.version,
+        engine.sample_rate,
+        config.gap_ms,
+        config.text.describe()
+    );
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The end-of-run summary (`--json` prints it).
+#[derive(Debug, serde::Serialize)]
+pub struct Summary {
+    /// Article counts.
+    pub articles: ArticleCounts,
+    /// Unit counts.
+    pub units: UnitStats,
+    /// Seconds of audio in the articles converted or already up to date.
+    pub audio_seconds: f64,
+    /// Wall-clock seconds of the run.
+    pub wall_seconds: f64,
+    /// Whether the run was interrupted.
+    pub interrupted: bool,
+    /// Every article that failed, with why.
+    pub failures: Vec<Failure>,
+}
+
+/// How many articles did what.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ArticleCounts {
+    /// Articles in this run (this shard's).
+    pub total: usize,
+    /// Converted now.
+    pub converted: usize,
+    /// Already up to date.
+    pub unchanged: usize,
+    /// Failed; they have no outputs.
+    pub failed: usize,
+}
+
+/// One failed article.
+#[derive(Debug, serde::Serialize)]
+pub struct Failure {
+    /// Its name.
+    pub source: String,
+    /// Why (with the paragraph and the engine's stderr when an engine failed).
+    pub error: String,
+}
+
+impl Summary {
+    fn new(jobs: &[ArticleJob], run: &RunReport, wall: Duration) -> Summary {
+        let mut articles = ArticleCounts {
+            total: jobs.len(),
+            ..ArticleCounts::default()
+        };
+        let mut audio_ms = 0;
+        let mut failures = Vec::new();
+        for o in &run.outcomes {
+            match o {
+                Outcome::Converted(c) | Outcome::Unchanged(c) => {
+                    if matches!(o, Outcome::Converted(_)) {
+                        articles.converted += 1;
+                    } else {
+                        articles.unchanged += 1;
+                    }
+                    audio_ms += frames_to_ms(c.frames, c.sample_rate);
+                }
+                Outcome::Failed { name, error } => {
+                    articles.failed += 1;
+                    failures.push(Failure {
+                        source: name.clone(),
+                        error: error.to_string(),
+                    });
+                }
+            }
+        }
+        Summary {
+            articles,
+            units: run.units,
+            audio_seconds: audio_ms as f64 / 1000.0,
+            wall_seconds: (wall.as_secs_f64() * 1000.0).round() / 1000.0,
+            interrupted: run.interrupted,
+            failures,
+        }
+    }
+
+    /// One line for people.
+    fn line(&self) -> String {
+        let a = &self.articles;
+        let mut parts = vec![format!("{} converted", a.converted)];
+        if a.unchanged > 0 {
+            parts.push(format!("{} up to date", a.unchanged));
+        }
+        if a.failed > 0 {
+            parts.push(format!("{} failed", a.failed));
+        }
+        format!(
+            "{} of {} article{}; {} of audio; {} unit{} synthesized, {} from cache; {:.1} s",
+            parts.join(", "),
+            a.total,
+            if a.total == 1 { "" } else { "s" },
+            report::clock((self.audio_seconds * 1000.0) as u64),
+            self.units.synthesized,
+            if self.units.synthesized == 1 { "" } else { "s" },
+            self.units.cached,
+            self.wall_seconds
+        )
+    }
+}
+
+/// `aloud cache stats|clear`.
+pub fn run_cache(
+    action: CacheAction,
+    dir: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let Some(dir) = dir.or_else(UnitCache::default_dir) else {
+        anyhow::bail!(
+            "no cache folder: there is no home folder to put it in; pass --cache-dir DIR"
+        );
+    };
+    let cache = UnitCache::new(&dir);
+    let (verb, stats) = match action {
+        CacheAction::Stats => ("holds", cache.stats()),
+        CacheAction::Clear => (
+            "cleared",
+            cache
+                .clear()
+                .with_context(|| format!("could not clear the cache in {}", dir.display()))?,
+        ),
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        let v = serde_json::json!({"dir": dir, "entries": stats.entries, "bytes": stats.bytes});
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)
+    } else {
+        writeln!(
+            out,
+            "{}: {verb} {} unit{} ({:.1} MiB)",
+            dir.display(),
+            stats.entries,
+            if stats.entries == 1 { "" } else { "s" },
+            stats.bytes as f64 / (1024.0 * 1024.0)
+        )
+    };
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::Success),
+    }
 }
 
 /// What a walk found.

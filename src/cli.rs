@@ -3,7 +3,7 @@
 //! [`parse`] turns arguments into a plain [`Command`]; validation against profiles and ranges
 //! happens in `config`, so the rest of the program never sees clap.
 
-use crate::config::{BackendKind, Command, ConvertRequest};
+use crate::config::{BackendKind, CacheAction, Command, ConvertRequest, Shard};
 use crate::text::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -40,13 +40,41 @@ enum Commands {
     #[command(
         after_help = "Examples:\n  aloud convert input/\n  aloud convert article.md -o out/ --voice en-gb --rate 160\n  aloud convert --backend mock article.txt"
     )]
-    Convert(ConvertArgs),
+    Convert(Box<ConvertArgs>),
 
     /// Show what would be spoken: title, chapters and the units each engine call gets.
     ///
     /// Reads articles exactly as `convert` does (same formats, furniture filter, lexicon and
     /// splitting) but runs no engine, so extraction can be checked before spending time.
     Segments(SegmentsArgs),
+
+    /// Inspect or empty the cache of synthesized units.
+    ///
+    /// Every unit `convert` synthesizes is kept, keyed by a hash of the engine, its version,
+    /// the voice settings and the exact text spoken, so reruns and other shards reuse it.
+    Cache(CacheArgs),
+}
+
+#[derive(Debug, Args)]
+struct CacheArgs {
+    #[command(subcommand)]
+    action: CacheCommand,
+
+    /// The cache folder. [default: the user's cache folder, e.g. ~/.cache/aloud]
+    #[arg(long, value_name = "DIR", global = true)]
+    cache_dir: Option<PathBuf>,
+
+    /// Print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheCommand {
+    /// Show where the cache is, how many units it holds and how much space they take.
+    Stats,
+    /// Delete every cached unit.
+    Clear,
 }
 
 #[derive(Debug, Args)]
@@ -90,9 +118,8 @@ struct ConvertArgs {
     #[command(flatten)]
     text: TextArgs,
 
-    /// Print only errors and warnings.
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    batch: BatchArgs,
 
     /// Mock backend: milliseconds of tone per character of text.
     #[arg(long, value_name = "MS", help_heading = "Mock backend (test aids)")]
@@ -105,6 +132,58 @@ struct ConvertArgs {
     /// Mock backend: fail every paragraph whose text contains WORD, like a failing engine.
     #[arg(long, value_name = "WORD", help_heading = "Mock backend (test aids)")]
     mock_fail_on: Option<String>,
+
+    /// Mock backend: fail every Nth engine call, like a flaky engine (retries recover).
+    #[arg(long, value_name = "N", help_heading = "Mock backend (test aids)")]
+    mock_fail_every: Option<u64>,
+
+    /// Mock backend: fail this percentage of engine calls, pseudo-randomly.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        help_heading = "Mock backend (test aids)"
+    )]
+    mock_fail_percent: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Batches")]
+struct BatchArgs {
+    /// Extra attempts for a paragraph whose engine call fails or times out (with backoff).
+    /// [default: 2]
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+
+    /// Cache folder for synthesized units. [default: the user's cache folder, e.g.
+    /// ~/.cache/aloud]
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
+    /// Neither read nor write the unit cache.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// Convert every article, even those whose outputs are up to date (same source, same
+    /// settings).
+    #[arg(long)]
+    force: bool,
+
+    /// Convert only shard K of N (0-based) of the articles, chosen by a stable hash of each
+    /// article's path relative to its input, so N machines split a corpus with no overlap.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+
+    /// Print a JSON summary of the run on stdout.
+    #[arg(long)]
+    json: bool,
+
+    /// Log every article as it finishes.
+    #[arg(short, long, conflicts_with = "quiet")]
+    verbose: bool,
+
+    /// Print only errors and warnings: no progress bar, no summary.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +280,7 @@ where
     let cli = Cli::try_parse_from(args)?;
     Ok(match cli.command {
         Commands::Convert(a) => {
+            let a = *a;
             let mut r = ConvertRequest {
                 inputs: a.inputs,
                 output: a.output,
@@ -217,7 +297,16 @@ where
                 mock_ms_per_char: a.mock_ms_per_char,
                 mock_latency_ms: a.mock_latency_ms,
                 mock_fail_on: a.mock_fail_on,
-                quiet: a.quiet,
+                mock_fail_every: a.mock_fail_every,
+                mock_fail_percent: a.mock_fail_percent,
+                retries: a.batch.retries,
+                cache_dir: a.batch.cache_dir,
+                no_cache: a.batch.no_cache,
+                force: a.batch.force,
+                shard: a.batch.shard,
+                json: a.batch.json,
+                verbose: a.batch.verbose,
+                quiet: a.batch.quiet,
                 ..ConvertRequest::default()
             };
             a.text.apply(&mut r);
@@ -235,6 +324,14 @@ where
                 json: a.json,
             }
         }
+        Commands::Cache(a) => Command::Cache {
+            action: match a.action {
+                CacheCommand::Stats => CacheAction::Stats,
+                CacheCommand::Clear => CacheAction::Clear,
+            },
+            dir: a.cache_dir,
+            json: a.json,
+        },
     })
 }
 

@@ -11,6 +11,7 @@
 
 use crate::backend::espeak::EspeakSettings;
 use crate::backend::mock::MockSettings;
+use crate::cache::UnitCache;
 use crate::text::furniture::FurnitureFilter;
 use crate::text::speech::{Lexicon, LexiconFile, parse_lexicon};
 use crate::text::{DEFAULT_MAX_CHARS, Format, TextOptions};
@@ -74,6 +75,58 @@ pub enum Command {
         /// Print JSON instead of text.
         json: bool,
     },
+    /// `aloud cache stats|clear`.
+    Cache {
+        /// What to do.
+        action: CacheAction,
+        /// The cache folder, if not the default.
+        dir: Option<PathBuf>,
+        /// Print JSON.
+        json: bool,
+    },
+}
+
+/// What `aloud cache` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheAction {
+    /// Count entries and bytes.
+    Stats,
+    /// Delete every entry.
+    Clear,
+}
+
+/// One shard of a corpus split `count` ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based index of this shard.
+    pub index: u32,
+    /// Number of shards.
+    pub count: u32,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `K/N` with 0 ≤ K < N.
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not K/N (e.g. 0/4: the first of four shards)"))?;
+        let index: u32 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("{k:?} is not a shard number"))?;
+        let count: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("{n:?} is not a shard count"))?;
+        if count == 0 || index >= count {
+            return Err(format!(
+                "shard {index}/{count}: K must be at least 0 and less than N"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
 }
 
 /// What the user asked for on the command line; `None` means "not given".
@@ -103,6 +156,10 @@ pub struct ConvertRequest {
     pub mock_latency_ms: Option<u64>,
     /// Mock: fail units containing this word.
     pub mock_fail_on: Option<String>,
+    /// Mock: fail every Nth call.
+    pub mock_fail_every: Option<u64>,
+    /// Mock: fail this percentage of calls.
+    pub mock_fail_percent: Option<u32>,
     /// Force the article format.
     pub format: Option<Format>,
     /// Longest unit handed to an engine, in characters.
@@ -113,6 +170,20 @@ pub struct ConvertRequest {
     pub lexicon_files: Vec<PathBuf>,
     /// Extra page-furniture pattern files.
     pub furniture_files: Vec<PathBuf>,
+    /// Extra attempts for a failing engine call.
+    pub retries: Option<u32>,
+    /// Cache folder.
+    pub cache_dir: Option<PathBuf>,
+    /// Do not use the cache.
+    pub no_cache: bool,
+    /// Convert even articles whose outputs are up to date.
+    pub force: bool,
+    /// Convert only this shard of the articles.
+    pub shard: Option<Shard>,
+    /// Print a JSON summary on stdout.
+    pub json: bool,
+    /// Log each article.
+    pub verbose: bool,
     /// Print nothing but errors.
     pub quiet: bool,
 }
@@ -132,6 +203,18 @@ pub struct ConvertConfig {
     pub gap_ms: u64,
     /// How articles are read and cut into units.
     pub text: TextOptions,
+    /// Extra attempts for a failing engine call.
+    pub retries: u32,
+    /// The unit cache, unless disabled.
+    pub cache: Option<UnitCache>,
+    /// Convert even articles whose outputs are up to date.
+    pub force: bool,
+    /// Convert only this shard of the articles.
+    pub shard: Option<Shard>,
+    /// Print a JSON summary on stdout.
+    pub json: bool,
+    /// Log each article.
+    pub verbose: bool,
     /// Print nothing but errors.
     pub quiet: bool,
 }
@@ -240,10 +323,15 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
             let defaults = MockSettings::default();
             let ms_per_char = req.mock_ms_per_char.unwrap_or(defaults.ms_per_char);
             check_range("--mock-ms-per-char", u64::from(ms_per_char), 1, 10_000)?;
+            if let Some(p) = req.mock_fail_percent {
+                check_range("--mock-fail-percent", u64::from(p), 0, 100)?;
+            }
             BackendConfig::Mock(MockSettings {
                 ms_per_char,
                 latency: Duration::from_millis(req.mock_latency_ms.unwrap_or(0)),
                 fail_on: req.mock_fail_on.filter(|w| !w.is_empty()),
+                fail_every: req.mock_fail_every,
+                fail_percent: req.mock_fail_percent,
                 ..defaults
             })
         }
@@ -280,6 +368,16 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
         furniture,
     };
 
+    let retries = req.retries.unwrap_or(2);
+    check_range("--retries", u64::from(retries), 0, 20)?;
+    let cache = if req.no_cache {
+        None
+    } else {
+        req.cache_dir
+            .or_else(UnitCache::default_dir)
+            .map(UnitCache::new)
+    };
+
     Ok(ConvertConfig {
         inputs: req.inputs,
         output_dir: req.output.unwrap_or_else(|| PathBuf::from("output")),
@@ -287,6 +385,12 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
         backend,
         gap_ms,
         text,
+        retries,
+        cache,
+        force: req.force,
+        shard: req.shard,
+        json: req.json,
+        verbose: req.verbose,
         quiet: req.quiet,
     })
 }
@@ -492,6 +596,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn shards_parse_as_k_of_n() {
+        assert_eq!("2/5".parse::<Shard>(), Ok(Shard { index: 2, count: 5 }));
+        for bad in ["5/5", "1/0", "x/2", "3", "-1/4"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
     }
 
     #[test]

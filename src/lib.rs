@@ -8,6 +8,7 @@
 pub mod audio;
 pub mod backend;
 pub mod batch;
+pub mod cache;
 pub mod chapters;
 pub mod cli;
 pub mod config;
@@ -43,6 +44,7 @@ where
     let result = match command {
         config::Command::Convert(request) => batch::run_convert(request),
         config::Command::Segments { request, json } => segments::run(request, json),
+        config::Command::Cache { action, dir, json } => batch::run_cache(action, dir, json),
     };
     result.unwrap_or_else(|e| {
         report::error(format_args!("{e:#}"));

@@ -25,6 +25,11 @@ pub struct Manifest {
     pub generator: String,
     /// The source file, relative to the input it was found under.
     pub source: String,
+    /// SHA-256 of the source file's bytes.
+    pub input_sha256: String,
+    /// SHA-256 of every setting that shapes the outputs; with `input_sha256` it tells whether
+    /// the outputs are up to date.
+    pub settings_sha256: String,
     /// The article's title.
     pub title: String,
     /// Its author(s), when the source says.
@@ -73,6 +78,13 @@ pub struct Files {
     pub wav: String,
     /// WebVTT chapters.
     pub chapters_vtt: String,
+}
+
+impl Files {
+    /// Every file listed.
+    pub fn all(&self) -> Vec<&str> {
+        vec![self.wav.as_str(), self.chapters_vtt.as_str()]
+    }
 }
 
 /// One chapter.

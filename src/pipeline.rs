@@ -16,6 +16,7 @@
 use crate::audio::riff::{CueRegion, WavError, WavWriter};
 use crate::audio::{Audio, ms_to_frames};
 use crate::backend::{EngineInfo, Request, SynthError, Synthesizer};
+use crate::cache::{Lookup, UnitCache, unit_key};
 use crate::chapters::{self, ChapterSpan};
 use crate::manifest::{
     self, ChapterRecord, EngineRecord, Files, Manifest, ParagraphRecord, SkippedRecord, UnitRecord,
@@ -27,7 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -63,6 +64,15 @@ pub struct PipelineSettings {
     pub gap_ms: u64,
     /// How articles are read and cut into units.
     pub text: TextOptions,
+    /// Extra attempts for a unit whose engine call fails (timeouts included).
+    pub retries: u32,
+    /// Where synthesized units are kept between runs; `None` disables caching.
+    pub cache: Option<UnitCache>,
+    /// Convert articles even when their outputs are up to date.
+    pub rebuild: bool,
+    /// SHA-256 of every setting that shapes the outputs (engine, voice, text options,
+    /// `aloud`'s version); with the source's hash it decides whether outputs are up to date.
+    pub fingerprint: String,
 }
 
 /// Why one article could not be converted. The article's name is added by the caller.
@@ -120,6 +130,8 @@ pub struct Converted {
 pub enum Outcome {
     /// All outputs were written.
     Converted(Converted),
+    /// The outputs were already up to date (same source, same settings); nothing was done.
+    Unchanged(Converted),
     /// Nothing was written for it.
     Failed {
         /// The job's name.
@@ -137,15 +149,74 @@ pub struct RunReport {
     pub outcomes: Vec<Outcome>,
     /// Whether Ctrl-C or SIGTERM stopped the run.
     pub interrupted: bool,
+    /// What the engine and the cache did.
+    pub units: UnitStats,
 }
 
-/// Converts `jobs` with `synth`, calling `on_outcome` as each article finishes.
+/// Unit counts for a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct UnitStats {
+    /// Units the engine synthesized.
+    pub synthesized: u64,
+    /// Units taken from the cache.
+    pub cached: u64,
+    /// Engine calls that failed and were tried again.
+    pub retried: u64,
+    /// Cache entries that failed their checks and were synthesized again.
+    pub corrupt_cache_entries: u64,
+    /// Units that could not be written to the cache (the run went on).
+    pub cache_write_errors: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    synthesized: AtomicU64,
+    cached: AtomicU64,
+    retried: AtomicU64,
+    corrupt: AtomicU64,
+    cache_write_errors: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> UnitStats {
+        UnitStats {
+            synthesized: self.synthesized.load(Ordering::Relaxed),
+            cached: self.cached.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            corrupt_cache_entries: self.corrupt.load(Ordering::Relaxed),
+            cache_write_errors: self.cache_write_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What the pipeline reports while it runs, from the writer thread, in order.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// An article's first unit is about to be written (or it was found up to date).
+    Started {
+        /// The job's name.
+        name: &'a str,
+        /// Its paragraphs.
+        paragraphs: usize,
+    },
+    /// A paragraph's last unit was written.
+    Paragraph {
+        /// Frames written for that paragraph.
+        frames: u64,
+        /// The article's sample rate.
+        sample_rate: u32,
+    },
+    /// An article is done, one way or another.
+    Finished(&'a Outcome),
+}
+
+/// Converts `jobs` with `synth`, calling `on_event` as articles start and finish.
 pub fn convert(
     jobs: &[ArticleJob],
     synth: &dyn Synthesizer,
     engine: &EngineInfo,
     settings: &PipelineSettings,
-    on_outcome: &mut dyn FnMut(&Outcome),
+    on_event: &mut dyn FnMut(Event<'_>),
 ) -> std::io::Result<RunReport> {
     let workers = settings.jobs.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -156,10 +227,17 @@ pub fn convert(
     let window = Window::new(2 * workers + 2);
     let dispatch = Mutex::new(Dispatcher {
         jobs,
-        text: &settings.text,
+        settings,
         next_job: 0,
         current: None,
     });
+    let counters = Counters::default();
+    let synthesis = Synthesis {
+        synth,
+        engine,
+        settings,
+        counters: &counters,
+    };
     let (tx, rx) = mpsc::channel::<Msg>();
     let writer = Writer {
         jobs,
@@ -174,8 +252,8 @@ pub fn convert(
             pool.scope(|s| {
                 for _ in 0..workers {
                     let tx = tx.clone();
-                    let (dispatch, window) = (&dispatch, &window);
-                    s.spawn(move |_| work(dispatch, window, synth, engine.sample_rate, tx));
+                    let (dispatch, window, synthesis) = (&dispatch, &window, &synthesis);
+                    s.spawn(move |_| work(dispatch, window, synthesis, tx));
                 }
             });
             drop(tx);
@@ -183,9 +261,12 @@ pub fn convert(
         // If the writer stops early (it panicked), workers waiting for a slot must not wait
         // forever.
         let _close = CloseOnDrop(&window);
-        writer.run(rx, on_outcome)
+        writer.run(rx, on_event)
     });
-    Ok(report)
+    Ok(RunReport {
+        units: counters.snapshot(),
+        ..report
+    })
 }
 
 /// A unit handed to a worker.
@@ -200,6 +281,16 @@ struct WorkItem {
 struct Prepared {
     article: Article,
     units: Vec<Unit>,
+    /// SHA-256 of the source file's bytes.
+    input_sha256: String,
+}
+
+/// How an article begins.
+enum Begun {
+    /// Its units follow.
+    Work(Arc<Prepared>),
+    /// Its outputs are up to date; no units follow.
+    Unchanged(Converted),
 }
 
 enum UnitResult {
@@ -213,7 +304,7 @@ enum Msg {
     /// Sent before any unit of the article, under the dispatch lock.
     Begin {
         article: usize,
-        prepared: Result<Arc<Prepared>, ArticleError>,
+        prepared: Result<Begun, ArticleError>,
         abandoned: Arc<AtomicBool>,
     },
     Unit {
@@ -226,7 +317,7 @@ enum Msg {
 /// Hands out units in input order, reading each article only when its first unit is needed.
 struct Dispatcher<'a> {
     jobs: &'a [ArticleJob],
-    text: &'a TextOptions,
+    settings: &'a PipelineSettings,
     next_job: usize,
     current: Option<(usize, Arc<Prepared>, usize, Arc<AtomicBool>)>,
 }
@@ -253,8 +344,8 @@ impl Dispatcher<'_> {
             let job = self.jobs.get(article)?;
             self.next_job += 1;
             let abandoned = Arc::new(AtomicBool::new(false));
-            let prepared = prepare(job, self.text).map(Arc::new);
-            if let Ok(p) = &prepared {
+            let prepared = prepare(job, self.settings);
+            if let Ok(Begun::Work(p)) = &prepared {
                 self.current = Some((article, Arc::clone(p), 0, Arc::clone(&abandoned)));
             }
             // Sent while the dispatch lock is held, so it precedes every unit of the article.
@@ -267,17 +358,139 @@ impl Dispatcher<'_> {
     }
 }
 
-fn prepare(job: &ArticleJob, options: &TextOptions) -> Result<Prepared, ArticleError> {
+fn prepare(job: &ArticleJob, settings: &PipelineSettings) -> Result<Begun, ArticleError> {
     let bytes = std::fs::read(&job.source).map_err(ArticleError::Read)?;
-    let (article, units) = options.read(&bytes, &job.source)?;
-    Ok(Prepared { article, units })
+    let input_sha256 = hex(&Sha256::digest(&bytes));
+    if !settings.rebuild
+        && let Some(done) = up_to_date(job, &input_sha256, &settings.fingerprint)
+    {
+        return Ok(Begun::Unchanged(done));
+    }
+    let (article, units) = settings.text.read(&bytes, &job.source)?;
+    Ok(Begun::Work(Arc::new(Prepared {
+        article,
+        units,
+        input_sha256,
+    })))
+}
+
+/// The article's existing outputs, if its manifest says they were made from this very source
+/// with these very settings and every file it lists is there.
+fn up_to_date(job: &ArticleJob, input_sha256: &str, fingerprint: &str) -> Option<Converted> {
+    let json = std::fs::read(job.output(".json")).ok()?;
+    let m: Manifest = serde_json::from_slice(&json).ok()?;
+    let current = m.format == manifest::FORMAT
+        && m.format_version == manifest::FORMAT_VERSION
+        && m.input_sha256 == input_sha256
+        && m.settings_sha256 == fingerprint;
+    let dir = job.out_base.parent().unwrap_or(Path::new("."));
+    let files_there = m.files.all().iter().all(|f| dir.join(f).is_file());
+    (current && files_there).then(|| Converted {
+        name: job.name.clone(),
+        wav: job.output(".wav"),
+        title: m.title.clone(),
+        chapters: m.chapters.len(),
+        paragraphs: m.paragraphs.len(),
+        frames: m.total_frames,
+        sample_rate: m.sample_rate,
+    })
+}
+
+/// What a worker needs to turn a unit into audio: the engine, the cache and the retry policy.
+struct Synthesis<'a> {
+    synth: &'a dyn Synthesizer,
+    engine: &'a EngineInfo,
+    settings: &'a PipelineSettings,
+    counters: &'a Counters,
+}
+
+impl Synthesis<'_> {
+    /// The unit's audio: from the cache, else from the engine (with retries), then cached.
+    fn unit(&self, text: &str) -> Result<Audio, SynthError> {
+        let key = self
+            .settings
+            .cache
+            .as_ref()
+            .map(|_| unit_key(self.engine, text));
+        if let (Some(cache), Some(key)) = (&self.settings.cache, &key) {
+            match cache.get(key) {
+                Lookup::Hit(audio) if audio.sample_rate == self.engine.sample_rate => {
+                    self.counters.cached.fetch_add(1, Ordering::Relaxed);
+                    return Ok(audio);
+                }
+                Lookup::Corrupt => {
+                    self.counters.corrupt.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
+        let audio = self.with_retries(text)?;
+        self.counters.synthesized.fetch_add(1, Ordering::Relaxed);
+        if let (Some(cache), Some(key)) = (&self.settings.cache, &key)
+            && cache.put(key, &audio).is_err()
+        {
+            self.counters
+                .cache_write_errors
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(audio)
+    }
+
+    fn with_retries(&self, text: &str) -> Result<Audio, SynthError> {
+        let mut attempt = 0;
+        loop {
+            let result = self.synth.synthesize(&Request { text }).and_then(|a| {
+                if a.sample_rate == self.engine.sample_rate {
+                    Ok(a)
+                } else {
+                    Err(SynthError::FormatChanged {
+                        engine: self.synth.name().to_string(),
+                        got: a.sample_rate,
+                        expected: self.engine.sample_rate,
+                    })
+                }
+            });
+            match result {
+                Err(e)
+                    if attempt < self.settings.retries
+                        && is_transient(&e)
+                        && !process::cancelled() =>
+                {
+                    attempt += 1;
+                    self.counters.retried.fetch_add(1, Ordering::Relaxed);
+                    // 100 ms, 200 ms, 400 ms, ... capped at 5 s.
+                    std::thread::sleep(Duration::from_millis(
+                        (100u64 << (attempt - 1).min(6)).min(5000),
+                    ));
+                }
+                Err(e) if attempt > 0 => {
+                    return Err(SynthError::GaveUp {
+                        attempts: attempt + 1,
+                        last: Box::new(e),
+                    });
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Failures worth another try: an engine that failed, hung or wrote bad audio may do better
+/// next time; a missing engine or an interrupted run will not.
+fn is_transient(e: &SynthError) -> bool {
+    matches!(
+        e,
+        SynthError::Failed { .. }
+            | SynthError::TimedOut { .. }
+            | SynthError::BadAudio { .. }
+            | SynthError::Io { .. }
+    )
 }
 
 fn work(
     dispatch: &Mutex<Dispatcher<'_>>,
     window: &Window,
-    synth: &dyn Synthesizer,
-    sample_rate: u32,
+    synthesis: &Synthesis<'_>,
     tx: Sender<Msg>,
 ) {
     loop {
@@ -292,15 +505,7 @@ fn work(
         let result = if item.abandoned.load(Ordering::Relaxed) || process::cancelled() {
             UnitResult::Skipped
         } else {
-            let text = &item.prepared.units[item.unit].text;
-            match synth.synthesize(&Request { text }) {
-                Ok(a) if a.sample_rate != sample_rate => {
-                    UnitResult::Failed(SynthError::FormatChanged {
-                        engine: synth.name().to_string(),
-                        got: a.sample_rate,
-                        expected: sample_rate,
-                    })
-                }
+            match synthesis.unit(&item.prepared.units[item.unit].text) {
                 Ok(a) => UnitResult::Audio(a),
                 Err(e) => UnitResult::Failed(e),
             }
@@ -381,25 +586,45 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn run(mut self, rx: Receiver<Msg>, on_outcome: &mut dyn FnMut(&Outcome)) -> RunReport {
+    fn run(mut self, rx: Receiver<Msg>, on_event: &mut dyn FnMut(Event<'_>)) -> RunReport {
         for msg in rx {
             match msg {
                 Msg::Begin {
                     article,
                     prepared,
                     abandoned,
-                } => match prepared.and_then(|p| {
-                    Sink::open(&self.jobs[article], p, Arc::clone(&abandoned), self.engine)
-                }) {
-                    Ok(sink) => {
-                        self.sinks.insert(article, sink);
+                } => {
+                    let job = &self.jobs[article];
+                    let opened = prepared.and_then(|begun| match begun {
+                        Begun::Work(p) => {
+                            Sink::open(job, p, Arc::clone(&abandoned), self.engine).map(Some)
+                        }
+                        Begun::Unchanged(done) => {
+                            on_event(Event::Started {
+                                name: &job.name,
+                                paragraphs: done.paragraphs,
+                            });
+                            self.finish(article, Outcome::Unchanged(done), on_event);
+                            Ok(None)
+                        }
+                    });
+                    match opened {
+                        Ok(Some(sink)) => {
+                            on_event(Event::Started {
+                                name: &job.name,
+                                paragraphs: sink.prepared.article.paragraphs.len(),
+                            });
+                            self.sinks.insert(article, sink);
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            // Units already handed out come back as skipped and free their slots.
+                            abandoned.store(true, Ordering::Relaxed);
+                            let name = job.name.clone();
+                            self.finish(article, Outcome::Failed { name, error }, on_event);
+                        }
                     }
-                    Err(error) => {
-                        // Units already handed out come back as skipped and free their slots.
-                        abandoned.store(true, Ordering::Relaxed);
-                        self.finish(article, Err(error), on_outcome);
-                    }
-                },
+                }
                 Msg::Unit {
                     article,
                     unit,
@@ -410,14 +635,26 @@ impl Writer<'_> {
                         self.window.release(1);
                         continue;
                     };
-                    let released = sink.accept(unit, result, self.settings);
-                    self.window.release(released);
+                    let accepted = sink.accept(unit, result, self.settings);
+                    self.window.release(accepted.released);
+                    for frames in accepted.paragraphs {
+                        on_event(Event::Paragraph {
+                            frames,
+                            sample_rate: self.engine.sample_rate,
+                        });
+                    }
                     if sink.received == sink.prepared.units.len() {
                         let sink = self.sinks.remove(&article).expect("sink exists");
-                        if let Some(result) =
-                            sink.finalize(&self.jobs[article], self.engine, self.settings)
-                        {
-                            self.finish(article, result, on_outcome);
+                        let job = &self.jobs[article];
+                        if let Some(result) = sink.finalize(job, self.engine, self.settings) {
+                            let outcome = match result {
+                                Ok(c) => Outcome::Converted(c),
+                                Err(error) => Outcome::Failed {
+                                    name: job.name.clone(),
+                                    error,
+                                },
+                            };
+                            self.finish(article, outcome, on_event);
                         }
                     }
                 }
@@ -429,23 +666,22 @@ impl Writer<'_> {
         RunReport {
             outcomes: self.outcomes.into_values().collect(),
             interrupted,
+            units: UnitStats::default(),
         }
     }
 
-    fn finish(
-        &mut self,
-        article: usize,
-        result: Result<Converted, ArticleError>,
-        on_outcome: &mut dyn FnMut(&Outcome),
-    ) {
-        let name = self.jobs[article].name.clone();
-        let outcome = match result {
-            Ok(c) => Outcome::Converted(c),
-            Err(error) => Outcome::Failed { name, error },
-        };
-        on_outcome(&outcome);
+    fn finish(&mut self, article: usize, outcome: Outcome, on_event: &mut dyn FnMut(Event<'_>)) {
+        on_event(Event::Finished(&outcome));
         self.outcomes.insert(article, outcome);
     }
+}
+
+/// What accepting a unit did.
+struct Accepted {
+    /// Window slots freed.
+    released: usize,
+    /// Frames of each paragraph completed by it.
+    paragraphs: Vec<u64>,
 }
 
 type TempWav = WavWriter<BufWriter<NamedTempFile>>;
@@ -498,34 +734,51 @@ impl Sink {
         })
     }
 
-    /// Takes one unit's result; returns how many window slots it frees.
-    fn accept(&mut self, unit: usize, result: UnitResult, settings: &PipelineSettings) -> usize {
+    /// Takes one unit's result and writes whatever is now in order.
+    fn accept(&mut self, unit: usize, result: UnitResult, settings: &PipelineSettings) -> Accepted {
         self.received += 1;
+        let mut done = Accepted {
+            released: 1,
+            paragraphs: Vec::new(),
+        };
         if self.state.is_err() {
-            return 1;
+            return done;
         }
         match result {
             UnitResult::Audio(audio) => {
+                done.released = 0;
                 self.pending.insert(unit, audio);
-                let mut written = 0;
                 while let Some(audio) = self.pending.remove(&self.next) {
-                    written += 1;
+                    done.released += 1;
                     if let Err(e) = self.write_unit(self.next, &audio, settings) {
-                        return written + self.fail(e);
+                        done.released += self.fail(e);
+                        return done;
+                    }
+                    let units = &self.prepared.units;
+                    let paragraph = units[self.next].paragraph;
+                    if units
+                        .get(self.next + 1)
+                        .is_none_or(|u| u.paragraph != paragraph)
+                    {
+                        let first = units[..=self.next]
+                            .iter()
+                            .rposition(|u| u.paragraph != paragraph)
+                            .map_or(0, |i| i + 1);
+                        done.paragraphs
+                            .push(self.unit_spans[self.next].1 - self.unit_spans[first].0);
                     }
                     self.next += 1;
                 }
-                written
             }
             UnitResult::Failed(SynthError::Cancelled) | UnitResult::Skipped => {
                 self.interrupted = true;
-                1
             }
             UnitResult::Failed(source) => {
                 let paragraph = self.prepared.units[unit].paragraph + 1;
-                1 + self.fail(ArticleError::Synthesis { paragraph, source })
+                done.released += self.fail(ArticleError::Synthesis { paragraph, source });
             }
         }
+        done
     }
 
     /// Marks the article failed, drops its temp file and buffered audio; returns the slots freed.
@@ -573,8 +826,7 @@ impl Sink {
         };
         Some(write_outputs(
             job,
-            &self.prepared.article,
-            &self.prepared.units,
+            &self.prepared,
             wav,
             &self.unit_spans,
             engine,
@@ -600,13 +852,13 @@ fn paragraph_spans(
 
 fn write_outputs(
     job: &ArticleJob,
-    article: &Article,
-    units: &[Unit],
+    prepared: &Prepared,
     wav: TempWav,
     unit_spans: &[(u64, u64)],
     engine: &EngineInfo,
     settings: &PipelineSettings,
 ) -> Result<Converted, ArticleError> {
+    let (article, units) = (&prepared.article, &prepared.units[..]);
     let rate = engine.sample_rate;
     let total = wav.frames();
     let para_spans = paragraph_spans(article.paragraphs.len(), units, unit_spans);
@@ -651,8 +903,7 @@ fn write_outputs(
     let vtt_tmp = temp_with(&vtt_path, chapters::webvtt(&spans, rate).as_bytes())?;
     let manifest = build_manifest(
         job,
-        article,
-        units,
+        prepared,
         unit_spans,
         &spans,
         &para_spans,
@@ -691,8 +942,7 @@ fn write_outputs(
 #[allow(clippy::too_many_arguments)]
 fn build_manifest(
     job: &ArticleJob,
-    article: &Article,
-    units: &[Unit],
+    prepared: &Prepared,
     unit_spans: &[(u64, u64)],
     spans: &[ChapterSpan],
     para_spans: &[(u64, u64)],
@@ -700,6 +950,7 @@ fn build_manifest(
     engine: &EngineInfo,
     settings: &PipelineSettings,
 ) -> Manifest {
+    let (article, units) = (&prepared.article, &prepared.units[..]);
     let rate = engine.sample_rate;
     let file_name = |suffix: &str| {
         job.output(suffix)
@@ -786,6 +1037,8 @@ fn build_manifest(
         format_version: manifest::FORMAT_VERSION,
         generator: format!("aloud {}", env!("CARGO_PKG_VERSION")),
         source: job.name.clone(),
+        input_sha256: prepared.input_sha256.clone(),
+        settings_sha256: settings.fingerprint.clone(),
         title: article.title.clone(),
         author: article.author.clone(),
         date: article.date.clone(),

@@ -4,8 +4,10 @@
 //! character) and whose pitch follows a hash of the text, so different paragraphs are
 //! distinguishable by ear and by analysis, and the same text always gives the same samples.
 //!
-//! Test aids (documented in `aloud convert --help`): `latency` simulates a slow engine and
-//! `fail_on` a failing one (any unit containing the marker word fails).
+//! Test aids (documented in `aloud convert --help`): `latency` simulates a slow engine;
+//! `fail_on` a failing one (any unit containing the marker word fails, every time);
+//! `fail_every` and `fail_percent` a flaky one (every Nth call, or a pseudo-random share of
+//! calls, fails; a retry usually succeeds).
 
 use super::{EngineInfo, Request, SynthError, Synthesizer};
 use crate::audio::Audio;
@@ -22,6 +24,10 @@ pub struct MockSettings {
     pub latency: Duration,
     /// Fail every unit whose text contains this word.
     pub fail_on: Option<String>,
+    /// Fail every Nth call (counted over the whole run).
+    pub fail_every: Option<u64>,
+    /// Fail this percentage of calls, pseudo-randomly.
+    pub fail_percent: Option<u32>,
     /// Output sample rate.
     pub sample_rate: u32,
 }
@@ -32,6 +38,8 @@ impl Default for MockSettings {
             ms_per_char: 60,
             latency: Duration::ZERO,
             fail_on: None,
+            fail_every: None,
+            fail_percent: None,
             sample_rate: 22050,
         }
     }
@@ -40,12 +48,16 @@ impl Default for MockSettings {
 /// The in-process mock synthesizer.
 pub struct Mock {
     settings: MockSettings,
+    calls: std::sync::atomic::AtomicU64,
 }
 
 impl Mock {
     /// Creates the mock backend.
     pub fn new(settings: MockSettings) -> Self {
-        Mock { settings }
+        Mock {
+            settings,
+            calls: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     /// Frames the mock produces for `text`: at least one.
@@ -82,14 +94,32 @@ impl Synthesizer for Mock {
         if !self.settings.latency.is_zero() {
             std::thread::sleep(self.settings.latency);
         }
+        let call = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let fail = |why: String| {
+            Err(SynthError::Failed {
+                engine: NAME.into(),
+                status: "simulated failure".into(),
+                stderr: format!("mock: {why}"),
+            })
+        };
         if let Some(word) = &self.settings.fail_on
             && request.text.contains(word.as_str())
         {
-            return Err(SynthError::Failed {
-                engine: NAME.into(),
-                status: "simulated failure".into(),
-                stderr: format!("mock: the text contains the marker word '{word}'"),
-            });
+            return fail(format!("the text contains the marker word '{word}'"));
+        }
+        if let Some(n) = self.settings.fail_every
+            && n > 0
+            && call.is_multiple_of(n)
+        {
+            return fail(format!("call {call} failed (it fails every {n}th call)"));
+        }
+        if let Some(percent) = self.settings.fail_percent
+            && fnv1a(&call.to_le_bytes()) % 100 < u64::from(percent)
+        {
+            return fail(format!("call {call} failed (it fails {percent}% of calls)"));
         }
         let frames = self.frames_for(request.text) as usize;
         let period = Mock::period_for(request.text);
@@ -142,6 +172,26 @@ mod tests {
             .count();
         assert_eq!(ups, (a.samples.len() - 1) / period);
         assert_ne!(Mock::period_for("hello"), Mock::period_for("world"));
+    }
+
+    #[test]
+    fn flaky_settings_fail_some_calls() {
+        let m = Mock::new(MockSettings {
+            fail_every: Some(3),
+            ..MockSettings::default()
+        });
+        let results: Vec<bool> = (0..6)
+            .map(|_| m.synthesize(&Request { text: "x" }).is_ok())
+            .collect();
+        assert_eq!(results, [true, true, false, true, true, false]);
+        let m = Mock::new(MockSettings {
+            fail_percent: Some(20),
+            ..MockSettings::default()
+        });
+        let failed = (0..1000)
+            .filter(|_| m.synthesize(&Request { text: "x" }).is_err())
+            .count();
+        assert!((120..280).contains(&failed), "{failed}");
     }
 
     #[test]

@@ -112,6 +112,14 @@ pub enum SynthError {
         /// What failed.
         message: String,
     },
+    /// Every attempt failed; this is the last failure.
+    #[error("{last} (gave up after {attempts} attempts)")]
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's failure.
+        last: Box<SynthError>,
+    },
     /// The run was interrupted.
     #[error("interrupted")]
     Cancelled,

@@ -47,6 +47,11 @@ impl FurnitureFilter {
         Ok(FurnitureFilter { patterns, set })
     }
 
+    /// The patterns, in order.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
     /// Whether the whole line is page furniture.
     pub fn is_furniture(&self, line: &str) -> bool {
         let c = canonical(line);

@@ -89,6 +89,21 @@ impl Default for TextOptions {
 pub const DEFAULT_MAX_CHARS: usize = 1000;
 
 impl TextOptions {
+    /// Every option as text, for the fingerprint that decides whether outputs are up to date.
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "format={:?}\nmax_chars={}\nimage_alt={}\n",
+            self.format, self.max_chars, self.image_alt
+        );
+        for (word, say, case_sensitive) in self.lexicon.entries() {
+            out += &format!("lexicon={word:?}={say:?}/{case_sensitive}\n");
+        }
+        for p in self.furniture.patterns() {
+            out += &format!("furniture={p:?}\n");
+        }
+        out
+    }
+
     /// Reads a file's bytes into an article and its units. `path` chooses the format and, by
     /// its stem, names an article that has no title of its own.
     pub fn read(&self, bytes: &[u8], path: &Path) -> Result<(Article, Vec<Unit>), TextError> {

@@ -98,6 +98,11 @@ impl Lexicon {
         Lexicon { entries }
     }
 
+    /// The entries: (word, replacement, case-sensitive), in matching order.
+    pub fn entries(&self) -> &[(String, String, bool)] {
+        &self.entries
+    }
+
     /// Whether there is nothing to replace.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -11,10 +11,12 @@ const GAP_FRAMES: u64 = 8820; // 400 ms at 22050 Hz
 fn the_sample_article_becomes_eleven_exact_chapters() {
     let env = TestEnv::new();
     env.write("input/us-iraq-dialogue.txt", SAMPLE);
-    env.mock_convert(&["input/us-iraq-dialogue.txt"])
+    env.mock_convert(&["input/us-iraq-dialogue.txt", "-v"])
         .assert()
         .success()
-        .stderr(predicate::str::contains("11 chapters"));
+        .stderr(predicate::str::contains(
+            "converted us-iraq-dialogue.txt -> output/us-iraq-dialogue.wav (11 chapters, 2:33)",
+        ));
     assert_eq!(
         env.files("output"),
         [
@@ -204,7 +206,10 @@ fn empty_and_whitespace_only_files_fail_with_nothing_written() {
             "{stderr}"
         );
     }
-    assert!(stderr.contains("1 of 4 articles converted"), "{stderr}");
+    assert!(
+        stderr.contains("1 converted, 3 failed of 4 articles"),
+        "{stderr}"
+    );
     assert_eq!(
         env.files("out"),
         ["good.chapters.vtt", "good.json", "good.wav"]

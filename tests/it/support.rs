@@ -36,11 +36,18 @@ impl TestEnv {
         p
     }
 
-    /// `aloud` with this folder as its working directory.
+    /// `aloud` with this folder as its working directory and its own cache folder
+    /// (`XDG_CACHE_HOME`), so tests never share or pollute a user's cache.
     pub fn aloud(&self) -> Command {
         let mut c = Command::cargo_bin("aloud").unwrap();
-        c.current_dir(self.path());
+        c.current_dir(self.path())
+            .env("XDG_CACHE_HOME", self.path().join(".cache-home"));
         c
+    }
+
+    /// The unit cache folder `aloud()` uses.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.path().join(".cache-home/aloud")
     }
 
     /// `aloud convert --backend mock ARGS...`

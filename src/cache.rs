@@ -1,0 +1,263 @@
+//! The unit cache: synthesized audio, content-addressed, shared by every run (and every shard).
+//!
+//! A unit's key hashes everything that determines its audio: the engine's name and version,
+//! the settings that shape the sound, the sample rate, and the exact text the engine was given
+//! (after normalisation and the lexicon). Change any of them and the key changes; change
+//! nothing and a rerun synthesizes nothing.
+//!
+//! Each entry is one file, `units/KK/KEY.unit`: an 8-byte magic, the sample rate, the frame
+//! count, the SHA-256 of the samples, then the samples (16-bit little-endian). Entries are
+//! written to a temporary file in the same folder and renamed, so a killed run never leaves a
+//! torn entry; an entry that is short, long or fails its hash anyway (a disk error, a hand
+//! edit) is treated as missing, deleted and synthesized again.
+
+use crate::audio::Audio;
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"ALOUDU01";
+const HEADER: usize = 8 + 4 + 8 + 32;
+
+/// A cache folder.
+#[derive(Debug, Clone)]
+pub struct UnitCache {
+    dir: PathBuf,
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A valid entry.
+    Hit(Audio),
+    /// No entry.
+    Miss,
+    /// An entry that failed its checks; it has been removed.
+    Corrupt,
+}
+
+/// How much the cache holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Entries.
+    pub entries: u64,
+    /// Bytes on disk.
+    pub bytes: u64,
+}
+
+impl UnitCache {
+    /// A cache in `dir` (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        UnitCache { dir: dir.into() }
+    }
+
+    /// The default folder: the user's cache directory (`~/.cache/aloud` on Linux, honouring
+    /// `XDG_CACHE_HOME`).
+    pub fn default_dir() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "aloud").map(|d| d.cache_dir().to_path_buf())
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir
+            .join("units")
+            .join(&key[..2])
+            .join(format!("{key}.unit"))
+    }
+
+    /// Looks a unit up.
+    pub fn get(&self, key: &str) -> Lookup {
+        let path = self.path(key);
+        let Ok(bytes) = std::fs::read(&path) else {
+            return Lookup::Miss;
+        };
+        match decode(&bytes) {
+            Some(audio) => Lookup::Hit(audio),
+            None => {
+                let _ = std::fs::remove_file(&path);
+                Lookup::Corrupt
+            }
+        }
+    }
+
+    /// Stores a unit atomically. Failing to cache is not an error worth failing a run for;
+    /// the caller may report it.
+    pub fn put(&self, key: &str, audio: &Audio) -> std::io::Result<()> {
+        let path = self.path(key);
+        let dir = path.parent().expect("entries live in a folder");
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+        tmp.write_all(&encode(audio))?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Counts entries and bytes.
+    pub fn stats(&self) -> CacheStats {
+        let mut stats = CacheStats::default();
+        for file in self.entry_files() {
+            stats.entries += 1;
+            stats.bytes += std::fs::metadata(&file).map_or(0, |m| m.len());
+        }
+        stats
+    }
+
+    /// Deletes every entry (and leftover temporary files); returns what was removed.
+    pub fn clear(&self) -> std::io::Result<CacheStats> {
+        let stats = self.stats();
+        let units = self.dir.join("units");
+        if units.exists() {
+            std::fs::remove_dir_all(&units)?;
+        }
+        Ok(stats)
+    }
+
+    fn entry_files(&self) -> Vec<PathBuf> {
+        let Ok(shards) = std::fs::read_dir(self.dir.join("units")) else {
+            return Vec::new();
+        };
+        shards
+            .flatten()
+            .filter_map(|s| std::fs::read_dir(s.path()).ok())
+            .flat_map(|rd| rd.flatten().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "unit"))
+            .collect()
+    }
+}
+
+/// The key of a unit: SHA-256 over every input that determines its audio.
+pub fn unit_key(engine: &crate::backend::EngineInfo, text: &str) -> String {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        // Length-prefixed, so no two different inputs hash the same byte stream.
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(b"aloud-unit-v1");
+    field(engine.name.as_bytes());
+    field(engine.version.as_bytes());
+    field(&engine.sample_rate.to_le_bytes());
+    field(b"mono-s16le");
+    let mut settings = engine.settings.clone();
+    settings.sort();
+    for (k, v) in &settings {
+        field(k.as_bytes());
+        field(v.as_bytes());
+    }
+    field(text.as_bytes());
+    hex(&h.finalize())
+}
+
+fn encode(audio: &Audio) -> Vec<u8> {
+    let mut samples = Vec::with_capacity(audio.samples.len() * 2);
+    for s in &audio.samples {
+        samples.extend_from_slice(&s.to_le_bytes());
+    }
+    let mut out = Vec::with_capacity(HEADER + samples.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&audio.sample_rate.to_le_bytes());
+    out.extend_from_slice(&audio.frames().to_le_bytes());
+    out.extend_from_slice(&Sha256::digest(&samples));
+    out.extend_from_slice(&samples);
+    out
+}
+
+fn decode(bytes: &[u8]) -> Option<Audio> {
+    if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+        return None;
+    }
+    let sample_rate = u32::from_le_bytes(bytes[8..12].try_into().ok()?);
+    let frames = u64::from_le_bytes(bytes[12..20].try_into().ok()?);
+    let data = &bytes[HEADER..];
+    if frames == 0 || data.len() as u64 != frames.checked_mul(2)? || sample_rate == 0 {
+        return None;
+    }
+    if Sha256::digest(data).as_slice() != &bytes[20..52] {
+        return None;
+    }
+    let samples = data
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    Some(Audio {
+        sample_rate,
+        samples,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::EngineInfo;
+
+    fn engine(version: &str) -> EngineInfo {
+        EngineInfo {
+            name: "e".into(),
+            version: version.into(),
+            sample_rate: 22050,
+            settings: vec![("voice".into(), "en".into())],
+        }
+    }
+
+    #[test]
+    fn round_trip_and_key_sensitivity() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = UnitCache::new(dir.path());
+        let audio = Audio {
+            sample_rate: 22050,
+            samples: vec![1, -2, 3],
+        };
+        let key = unit_key(&engine("1"), "hello");
+        assert!(matches!(cache.get(&key), Lookup::Miss));
+        cache.put(&key, &audio).unwrap();
+        assert!(matches!(cache.get(&key), Lookup::Hit(a) if a == audio));
+        assert_ne!(key, unit_key(&engine("2"), "hello"));
+        assert_ne!(key, unit_key(&engine("1"), "hello "));
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                entries: 1,
+                bytes: (HEADER + 6) as u64
+            }
+        );
+        assert_eq!(cache.clear().unwrap().entries, 1);
+        assert_eq!(cache.stats().entries, 0);
+    }
+
+    #[test]
+    fn corrupt_entries_are_detected_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = UnitCache::new(dir.path());
+        let audio = Audio {
+            sample_rate: 8000,
+            samples: vec![5; 100],
+        };
+        let key = unit_key(&engine("1"), "x");
+        for damage in [
+            |b: &mut Vec<u8>| b.truncate(b.len() - 1),
+            |b: &mut Vec<u8>| b.push(0),
+            |b: &mut Vec<u8>| {
+                let n = b.len();
+                b[n - 1] ^= 0xff;
+            },
+            |b: &mut Vec<u8>| b[0] = b'X',
+            |b: &mut Vec<u8>| b.clear(),
+        ] {
+            cache.put(&key, &audio).unwrap();
+            let path = cache.path(&key);
+            let mut bytes = std::fs::read(&path).unwrap();
+            damage(&mut bytes);
+            std::fs::write(&path, bytes).unwrap();
+            assert!(matches!(cache.get(&key), Lookup::Corrupt));
+            assert!(!path.exists());
+        }
+    }
+}

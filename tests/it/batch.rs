@@ -1,0 +1,315 @@
+//! Folder runs: the cache, up-to-date outputs, retries, shards and interruption.
+
+use crate::support::{SAMPLE, TestEnv};
+use predicates::prelude::*;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// A small corpus of articles of mixed lengths in `in/`.
+fn corpus(env: &TestEnv, n: usize) {
+    for i in 0..n {
+        let paragraphs: Vec<String> = (0..(i % 5 + 1))
+            .map(|p| format!("Article {i}, paragraph {p}. Some words follow."))
+            .collect();
+        env.write(
+            &format!("in/{}/a{i:02}.txt", i % 3),
+            paragraphs.join("\n\n"),
+        );
+    }
+}
+
+/// Runs `aloud convert --backend mock ARGS --json` and returns the summary.
+fn run(env: &TestEnv, args: &[&str]) -> serde_json::Value {
+    let out = env
+        .mock_convert(args)
+        .arg("--json")
+        .assert()
+        .get_output()
+        .clone();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn units(summary: &serde_json::Value) -> (u64, u64) {
+    (
+        summary["units"]["synthesized"].as_u64().unwrap(),
+        summary["units"]["cached"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn a_rerun_synthesizes_nothing_and_an_edit_synthesizes_exactly_that_paragraph() {
+    let env = TestEnv::new();
+    corpus(&env, 12);
+    let cold = run(&env, &["in", "-o", "out"]);
+    assert_eq!(cold["articles"]["converted"], 12);
+    let total_units = units(&cold).0;
+    assert_eq!(units(&cold), (total_units, 0));
+    assert_eq!(
+        total_units,
+        (0..12).map(|i| i % 5 + 1).sum::<usize>() as u64
+    );
+    let before = env.read("out/1/a04.wav");
+
+    // Nothing changed: every article is up to date, nothing is synthesized or rewritten.
+    let warm = run(&env, &["in", "-o", "out"]);
+    assert_eq!(warm["articles"]["unchanged"], 12);
+    assert_eq!(units(&warm), (0, 0));
+
+    // --force rebuilds every article, entirely from the cache, to the same bytes.
+    let forced = run(&env, &["in", "-o", "out", "--force"]);
+    assert_eq!(forced["articles"]["converted"], 12);
+    assert_eq!(units(&forced), (0, total_units));
+    assert_eq!(env.read("out/1/a04.wav"), before);
+
+    // One paragraph edited: that article is converted again with exactly one synthesis.
+    env.write(
+        "in/1/a04.txt",
+        "Article 4, paragraph 0. Some words follow.\n\nArticle 4, paragraph 1. EDITED words.\n\nArticle 4, paragraph 2. Some words follow.\n\nArticle 4, paragraph 3. Some words follow.\n\nArticle 4, paragraph 4. Some words follow.",
+    );
+    let edited = run(&env, &["in", "-o", "out"]);
+    assert_eq!(edited["articles"]["converted"], 1);
+    assert_eq!(edited["articles"]["unchanged"], 11);
+    assert_eq!(units(&edited), (1, 4));
+
+    // A change of settings makes every article out of date, and every unit new.
+    let slower = run(&env, &["in", "-o", "out", "--mock-ms-per-char", "61"]);
+    assert_eq!(slower["articles"]["converted"], 12);
+    assert_eq!(units(&slower), (total_units, 0));
+}
+
+#[test]
+fn a_corrupt_cache_entry_is_detected_and_synthesized_again() {
+    let env = TestEnv::new();
+    env.write("a.txt", "One.\n\nTwo.");
+    run(&env, &["a.txt"]);
+    let before = env.read("output/a.wav");
+    // Damage every cache entry.
+    let mut damaged = 0;
+    for shard in std::fs::read_dir(env.cache_dir().join("units")).unwrap() {
+        for entry in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let p = entry.unwrap().path();
+            let mut b = std::fs::read(&p).unwrap();
+            let n = b.len();
+            b[n - 1] ^= 0x55;
+            std::fs::write(&p, b).unwrap();
+            damaged += 1;
+        }
+    }
+    assert_eq!(damaged, 2);
+    let again = run(&env, &["a.txt", "--force"]);
+    assert_eq!(again["units"]["corrupt_cache_entries"], 2);
+    assert_eq!(units(&again), (2, 0));
+    assert_eq!(env.read("output/a.wav"), before);
+}
+
+#[test]
+fn no_cache_leaves_no_cache_and_cache_commands_manage_it() {
+    let env = TestEnv::new();
+    env.write("a.txt", "One.\n\nTwo.\n\nThree.");
+    run(&env, &["a.txt", "--no-cache"]);
+    assert!(!env.cache_dir().exists());
+    run(&env, &["a.txt", "--force"]);
+    let stats = env
+        .aloud()
+        .args(["cache", "stats", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let stats: serde_json::Value = serde_json::from_slice(&stats).unwrap();
+    assert_eq!(stats["entries"], 3);
+    env.aloud()
+        .args(["cache", "clear"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cleared 3 units"));
+    env.aloud()
+        .args(["cache", "stats"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("holds 0 units"));
+    // A separate folder with --cache-dir.
+    run(&env, &["a.txt", "--force", "--cache-dir", "elsewhere"]);
+    assert_eq!(env.files("elsewhere").len(), 3);
+}
+
+#[test]
+fn flaky_engine_calls_are_retried_and_give_the_same_output() {
+    let env = TestEnv::new();
+    corpus(&env, 6);
+    run(&env, &["in", "-o", "clean", "--no-cache"]);
+    let flaky = run(
+        &env,
+        &[
+            "in",
+            "-o",
+            "flaky",
+            "--no-cache",
+            "--mock-fail-every",
+            "3",
+            "-j",
+            "3",
+        ],
+    );
+    assert_eq!(flaky["articles"]["converted"], 6);
+    assert!(flaky["units"]["retried"].as_u64().unwrap() >= 5);
+    for f in env.files("clean") {
+        assert!(
+            env.read(&format!("clean/{f}")) == env.read(&format!("flaky/{f}")),
+            "{f}"
+        );
+    }
+    // Without retries the same flakiness fails articles, which leave no files.
+    let env2 = TestEnv::new();
+    corpus(&env2, 6);
+    let out = env2
+        .mock_convert(&[
+            "in",
+            "-o",
+            "out",
+            "--retries",
+            "0",
+            "--mock-fail-every",
+            "2",
+            "-j",
+            "1",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(out).unwrap();
+    assert!(
+        stderr.contains("mock failed (simulated failure): mock: call 2 failed"),
+        "{stderr}"
+    );
+    // Given up after retries: the message says so.
+    let env3 = TestEnv::new();
+    env3.write("a.txt", "This BOOM fails every time.");
+    env3.mock_convert(&["a.txt", "--mock-fail-on", "BOOM"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("(gave up after 3 attempts)"));
+}
+
+#[test]
+fn shards_split_a_corpus_without_overlap_and_add_up_to_one_run_byte_for_byte() {
+    let env = TestEnv::new();
+    corpus(&env, 15);
+    env.write("in/sample.txt", SAMPLE);
+    let whole = run(&env, &["in", "-o", "whole"]);
+    assert_eq!(whole["articles"]["total"], 16);
+    let mut seen = 0;
+    for k in 0..3 {
+        let shard = format!("{k}/3");
+        let s = run(
+            &env,
+            &[
+                "in",
+                "-o",
+                "sharded",
+                "--shard",
+                &shard,
+                "--cache-dir",
+                &format!("cache{k}"),
+            ],
+        );
+        let n = s["articles"]["total"].as_u64().unwrap();
+        assert!(n > 0, "shard {k} is empty");
+        assert_eq!(
+            s["articles"]["converted"].as_u64().unwrap(),
+            n,
+            "shard {k} overlapped another"
+        );
+        seen += n;
+    }
+    assert_eq!(seen, 16, "every article is in exactly one shard");
+    let files = env.files("whole");
+    assert_eq!(files, env.files("sharded"));
+    for f in files {
+        assert!(
+            env.read(&format!("whole/{f}")) == env.read(&format!("sharded/{f}")),
+            "{f} differs"
+        );
+    }
+    env.mock_convert(&["in", "--shard", "3/3"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "K must be at least 0 and less than N",
+        ));
+}
+
+#[test]
+fn quiet_prints_nothing_and_the_summary_line_counts_everything() {
+    let env = TestEnv::new();
+    env.write("a.txt", "One.");
+    env.mock_convert(&["a.txt", "-q"])
+        .assert()
+        .success()
+        .stderr("")
+        .stdout("");
+    env.mock_convert(&["a.txt"])
+        .assert()
+        .success()
+        .stderr(predicate::str::starts_with("0 converted, 1 up to date of 1 article; 0:00 of audio; 0 units synthesized, 0 from cache;"));
+}
+
+/// Sends `signal` to a slow run after it has finished one article; returns its stderr.
+fn interrupt(env: &TestEnv, signal: nix::sys::signal::Signal) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("aloud");
+    let child = std::process::Command::new(bin)
+        .current_dir(env.path())
+        .env("XDG_CACHE_HOME", env.path().join(".cache-home"))
+        .args([
+            "convert",
+            "--backend",
+            "mock",
+            "in",
+            "-o",
+            "out",
+            "-j",
+            "2",
+            "--mock-latency-ms",
+            "150",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let sent = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "took {:?} to stop",
+        sent.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130));
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn sigterm_stops_the_run_and_the_next_run_resumes_from_the_cache() {
+    let env = TestEnv::new();
+    env.write("in/a.txt", "Quick.");
+    let slow: Vec<String> = (0..40).map(|i| format!("Slow paragraph {i}.")).collect();
+    env.write("in/b.txt", slow.join("\n\n"));
+    let stderr = interrupt(&env, nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        stderr.contains("interrupted: 1 of 2 articles finished and kept"),
+        "{stderr}"
+    );
+    assert_eq!(env.files("out"), ["a.chapters.vtt", "a.json", "a.wav"]);
+    // Some of b's paragraphs were synthesized and cached before the signal: the rerun
+    // synthesizes only the rest.
+    let resumed = run(&env, &["in", "-o", "out"]);
+    let (synthesized, cached) = units(&resumed);
+    assert_eq!(resumed["articles"]["converted"], 1);
+    assert_eq!(resumed["articles"]["unchanged"], 1);
+    assert!(cached >= 4, "only {cached} units came from the cache");
+    assert_eq!(synthesized + cached, 40);
+}
