@@ -12,7 +12,7 @@ use std::path::PathBuf;
 ///
 /// aloud reads articles, cleans them to their speakable paragraphs, speaks each paragraph with
 /// a speech engine (espeak-ng by default) in parallel, and writes one WAV per article with a
-/// chapter marker per paragraph, plus WebVTT chapters and a JSON manifest.
+/// chapter marker per paragraph, plus WebVTT chapters, an HTML player page and a JSON manifest.
 #[derive(Debug, Parser)]
 #[command(
     name = "aloud",
@@ -33,7 +33,8 @@ enum Commands {
     /// Convert articles (files, or folders of them) into chaptered audio.
     ///
     /// For each article NAME.txt, writes NAME.wav (16-bit PCM, mono, one chapter marker per
-    /// paragraph), NAME.chapters.vtt (WebVTT chapters) and NAME.json (a manifest of every
+    /// paragraph), NAME.chapters.vtt (WebVTT chapters), NAME.html (a player page with the
+    /// chapters and the transcript; open it in a browser) and NAME.json (a manifest of every
     /// paragraph's text and timing) into the output folder. Folders are searched recursively
     /// for .txt files and mirrored in the output. Files appear only when complete.
     #[command(

@@ -2,8 +2,8 @@
 //!
 //! The modules read as the pipeline: [`cli`] → [`config`] → [`batch`] (which articles) →
 //! [`text`] (article → paragraphs and chapters) → [`backend`] (speech, through [`process`]) →
-//! [`pipeline`] (parallel synthesis, ordered streaming assembly) → [`audio`], [`chapters`] and
-//! [`manifest`] (the files written).
+//! [`pipeline`] (parallel synthesis, ordered streaming assembly) → [`audio`], [`chapters`],
+//! [`html`] and [`manifest`] (the files written).
 
 pub mod audio;
 pub mod backend;
@@ -12,6 +12,7 @@ pub mod chapters;
 pub mod cli;
 pub mod config;
 pub mod exit_codes;
+pub mod html;
 pub mod manifest;
 pub mod pipeline;
 pub mod process;

@@ -73,6 +73,9 @@ pub struct Files {
     pub wav: String,
     /// WebVTT chapters.
     pub chapters_vtt: String,
+    /// The HTML player page (absent in manifests written before there were pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
 }
 
 /// One chapter.

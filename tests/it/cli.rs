@@ -19,6 +19,7 @@ fn the_sample_article_becomes_eleven_exact_chapters() {
         env.files("output"),
         [
             "us-iraq-dialogue.chapters.vtt",
+            "us-iraq-dialogue.html",
             "us-iraq-dialogue.json",
             "us-iraq-dialogue.wav"
         ]
@@ -90,6 +91,8 @@ fn snapshot_of_the_sample_outputs() {
     insta::assert_snapshot!("sample_chapters_vtt", vtt);
     let json = String::from_utf8(env.read("out/us-iraq-dialogue.json")).unwrap();
     insta::assert_snapshot!("sample_manifest_json", json);
+    let page = String::from_utf8(env.read("out/us-iraq-dialogue.html")).unwrap();
+    insta::assert_snapshot!("sample_page_html", page);
 }
 
 #[test]
@@ -111,7 +114,7 @@ fn outputs_are_byte_identical_whatever_the_number_of_workers() {
         .assert()
         .success();
     let files = env.files("j1");
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 8);
     assert_eq!(files, env.files("j4"));
     for f in files {
         assert!(
@@ -133,11 +136,13 @@ fn a_folder_is_mirrored_into_the_output_folder() {
         env.files("out"),
         [
             "a/b.chapters.vtt",
+            "a/b.html",
             "a/b.json",
             "a/b.wav",
             "c.chapters.vtt",
+            "c.html",
             "c.json",
-            "c.wav"
+            "c.wav",
         ]
     );
     assert_eq!(env.manifest("out/a/b.json")["source"], "a/b.txt");
@@ -148,7 +153,10 @@ fn the_default_output_folder_is_output_in_the_working_folder() {
     let env = TestEnv::new();
     env.write("x.txt", "Hello there.");
     env.mock_convert(&["x.txt"]).assert().success();
-    assert_eq!(env.files("output"), ["x.chapters.vtt", "x.json", "x.wav"]);
+    assert_eq!(
+        env.files("output"),
+        ["x.chapters.vtt", "x.html", "x.json", "x.wav"]
+    );
 }
 
 #[test]
@@ -195,7 +203,7 @@ fn empty_and_whitespace_only_files_fail_with_nothing_written() {
     assert!(stderr.contains("1 of 4 articles converted"), "{stderr}");
     assert_eq!(
         env.files("out"),
-        ["good.chapters.vtt", "good.json", "good.wav"]
+        ["good.chapters.vtt", "good.html", "good.json", "good.wav",]
     );
 }
 
@@ -251,9 +259,11 @@ fn a_failing_paragraph_is_named_and_leaves_no_files_while_others_convert() {
         files,
         [
             "a-good.chapters.vtt",
+            "a-good.html",
             "a-good.json",
             "a-good.wav",
             "c-good.chapters.vtt",
+            "c-good.html",
             "c-good.json",
             "c-good.wav",
         ]
@@ -266,12 +276,17 @@ fn a_failed_run_leaves_the_previous_outputs_untouched() {
     env.write("a.txt", "First version.\n\nSecond paragraph.");
     env.mock_convert(&["a.txt"]).assert().success();
     let before = env.read("output/a.wav");
+    let page_before = env.read("output/a.html");
     env.write("a.txt", "First version.\n\nNow it goes BOOM.");
     env.mock_convert(&["a.txt", "--mock-fail-on", "BOOM"])
         .assert()
         .code(1);
     assert_eq!(env.read("output/a.wav"), before);
-    assert_eq!(env.files("output"), ["a.chapters.vtt", "a.json", "a.wav"]);
+    assert_eq!(env.read("output/a.html"), page_before);
+    assert_eq!(
+        env.files("output"),
+        ["a.chapters.vtt", "a.html", "a.json", "a.wav"]
+    );
 }
 
 #[test]
@@ -368,5 +383,8 @@ fn ctrl_c_stops_the_run_quickly_keeps_finished_articles_and_leaves_no_partial_fi
         stderr.contains("interrupted: 1 of 2 articles finished and kept"),
         "{stderr}"
     );
-    assert_eq!(env.files("out"), ["a.chapters.vtt", "a.json", "a.wav"]);
+    assert_eq!(
+        env.files("out"),
+        ["a.chapters.vtt", "a.html", "a.json", "a.wav"]
+    );
 }

@@ -7,5 +7,6 @@
 mod cli;
 mod conformance;
 mod engines;
+mod pages;
 mod readers;
 mod support;
