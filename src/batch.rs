@@ -8,8 +8,9 @@
 //! warning; the choice depends only on the list of inputs, so it is the same on every run.
 
 use crate::backend::{self, SynthError};
-use crate::config::{self, ConvertRequest};
+use crate::config::{self, ConvertRequest, IndexRequest};
 use crate::exit_codes::ExitCode;
+use crate::index;
 use crate::pipeline::{self, ArticleJob, Outcome, PipelineSettings};
 use crate::report;
 use anyhow::Context;
@@ -20,8 +21,9 @@ use std::path::{Component, Path, PathBuf};
 /// File extensions a folder walk picks up (lower case).
 pub const ARTICLE_EXTENSIONS: &[&str] = &["txt"];
 
-/// `aloud convert`: resolve settings, find the articles, check the engine once, convert, and
-/// report. Returns the exit code; `Err` is for failures before any article was attempted.
+/// `aloud convert`: resolve settings, find the articles, check the engine once, convert,
+/// rebuild the output folder's index, and report. Returns the exit code; `Err` is for failures
+/// before any article was attempted.
 pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot determine the current folder")?;
     let config = match config::resolve(request, &cwd) {
@@ -77,6 +79,9 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let failed = report.outcomes.len() - converted.len();
+    // The index lists what is in the folder now, this run's articles and any earlier ones;
+    // even an interrupted run's finished articles belong in it.
+    let index_failed = rebuild_index(&config.output_dir, quiet || report.interrupted).is_none();
     let audio_ms: u64 = converted
         .iter()
         .map(|c| crate::audio::frames_to_ms(c.frames, c.sample_rate))
@@ -103,11 +108,58 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
             }
         ));
     }
-    Ok(if failed > 0 {
+    Ok(if failed > 0 || index_failed {
         ExitCode::Failure
     } else {
         ExitCode::Success
     })
+}
+
+/// `aloud index [DIR]`: rebuild `DIR/index.html` from the manifests under DIR.
+pub fn run_index(request: IndexRequest) -> anyhow::Result<ExitCode> {
+    let dir = request
+        .dir
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_OUTPUT));
+    if !dir.is_dir() {
+        report::error(format_args!("{}: not a folder", dir.display()));
+        return Ok(ExitCode::Failure);
+    }
+    match rebuild_index(&dir, request.quiet) {
+        None => Ok(ExitCode::Failure),
+        Some(0) => {
+            report::error(format_args!(
+                "{}: no aloud manifests (NAME.json) found in it; nothing to index",
+                dir.display()
+            ));
+            Ok(ExitCode::Failure)
+        }
+        Some(_) => Ok(ExitCode::Success),
+    }
+}
+
+/// Rebuilds `dir/index.html`, printing its warnings and errors. Returns the number of articles
+/// listed (0: no manifest, nothing written), or `None` when it could not be written.
+fn rebuild_index(dir: &Path, quiet: bool) -> Option<usize> {
+    match index::rebuild(dir) {
+        Ok(r) => {
+            for w in &r.warnings {
+                report::warning(w);
+            }
+            if let Some(path) = r.written.filter(|_| !quiet) {
+                report::line(format_args!(
+                    "index {} lists {} article{}",
+                    path.display(),
+                    r.articles,
+                    if r.articles == 1 { "" } else { "s" }
+                ));
+            }
+            Some(r.articles)
+        }
+        Err(e) => {
+            report::error(format_args!("the index: {e}"));
+            None
+        }
+    }
 }
 
 /// What a walk found.

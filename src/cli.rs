@@ -3,7 +3,7 @@
 //! [`parse`] turns arguments into a plain [`Command`]; validation against profiles and ranges
 //! happens in `config`, so the rest of the program never sees clap.
 
-use crate::config::{BackendKind, Command, ConvertRequest};
+use crate::config::{BackendKind, Command, ConvertRequest, IndexRequest};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -12,7 +12,8 @@ use std::path::PathBuf;
 ///
 /// aloud reads articles, cleans them to their speakable paragraphs, speaks each paragraph with
 /// a speech engine (espeak-ng by default) in parallel, and writes one WAV per article with a
-/// chapter marker per paragraph, plus WebVTT chapters, an HTML player page and a JSON manifest.
+/// chapter marker per paragraph, plus WebVTT chapters, an HTML player page and a JSON manifest,
+/// and an index.html listing every article in the output folder.
 #[derive(Debug, Parser)]
 #[command(
     name = "aloud",
@@ -35,12 +36,34 @@ enum Commands {
     /// For each article NAME.txt, writes NAME.wav (16-bit PCM, mono, one chapter marker per
     /// paragraph), NAME.chapters.vtt (WebVTT chapters), NAME.html (a player page with the
     /// chapters and the transcript; open it in a browser) and NAME.json (a manifest of every
-    /// paragraph's text and timing) into the output folder. Folders are searched recursively
-    /// for .txt files and mirrored in the output. Files appear only when complete.
+    /// paragraph's text and timing) into the output folder, then rebuilds the folder's
+    /// index.html. Folders are searched recursively for .txt files and mirrored in the output.
+    /// Files appear only when complete.
     #[command(
         after_help = "Examples:\n  aloud convert input/\n  aloud convert article.txt -o out/ --voice en-gb --rate 160\n  aloud convert --backend mock article.txt"
     )]
     Convert(ConvertArgs),
+
+    /// Rebuild DIR/index.html from the manifests under DIR.
+    ///
+    /// Every convert run already does this for its output folder. Use it when several runs
+    /// (shards on different machines, say) write into one folder: run it once at the end for
+    /// one complete index. Lists every NAME.json manifest found under DIR (hidden files and
+    /// folders skipped), sorted by path; a manifest that cannot be read is skipped with a
+    /// warning.
+    #[command(after_help = "Examples:\n  aloud index\n  aloud index out/")]
+    Index(IndexArgs),
+}
+
+#[derive(Debug, Args)]
+struct IndexArgs {
+    /// The output folder to index. [default: output]
+    #[arg(value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// Print only errors and warnings.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +159,10 @@ where
             mock_fail_on: a.mock_fail_on,
             quiet: a.quiet,
         }),
+        Commands::Index(a) => Command::Index(IndexRequest {
+            dir: a.dir,
+            quiet: a.quiet,
+        }),
     })
 }
 
@@ -168,11 +195,29 @@ mod tests {
     #[test]
     fn convert_parses_into_a_plain_request() {
         let Command::Convert(r) =
-            parse(["aloud", "convert", "a.txt", "-j", "3", "--backend", "mock"]).unwrap();
+            parse(["aloud", "convert", "a.txt", "-j", "3", "--backend", "mock"]).unwrap()
+        else {
+            panic!("not a convert command");
+        };
         assert_eq!(r.inputs, [PathBuf::from("a.txt")]);
         assert_eq!(r.jobs, Some(3));
         assert_eq!(r.backend, Some(BackendKind::Mock));
         assert_eq!(r.output, None);
+    }
+
+    #[test]
+    fn index_takes_an_optional_folder() {
+        assert_eq!(
+            parse(["aloud", "index", "out", "-q"]).unwrap(),
+            Command::Index(IndexRequest {
+                dir: Some(PathBuf::from("out")),
+                quiet: true
+            })
+        );
+        assert_eq!(
+            parse(["aloud", "index"]).unwrap(),
+            Command::Index(IndexRequest::default())
+        );
     }
 
     #[test]

@@ -54,11 +54,25 @@ pub struct VoiceProfile {
     pub gap_ms: Option<u64>,
 }
 
+/// The output folder when none is given.
+pub const DEFAULT_OUTPUT: &str = "output";
+
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// `aloud convert`.
     Convert(ConvertRequest),
+    /// `aloud index`.
+    Index(IndexRequest),
+}
+
+/// `aloud index [DIR]`: rebuild `DIR/index.html` from the manifests under DIR.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexRequest {
+    /// The output folder; [`DEFAULT_OUTPUT`] when not given.
+    pub dir: Option<PathBuf>,
+    /// Print nothing but errors and warnings.
+    pub quiet: bool,
 }
 
 /// What the user asked for on the command line; `None` means "not given".
@@ -216,7 +230,7 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
 
     Ok(ConvertConfig {
         inputs: req.inputs,
-        output_dir: req.output.unwrap_or_else(|| PathBuf::from("output")),
+        output_dir: req.output.unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT)),
         jobs,
         backend,
         gap_ms,

@@ -1,4 +1,5 @@
-//! The player page (`NAME.html`). Pure: data in, `String` out.
+//! The player page (`NAME.html`) and the output folder's index (`index.html`). Pure: data in,
+//! `String` out.
 //!
 //! The article page is one self-contained file (inline CSS and JS, no external asset, no
 //! network) that works opened from disk and served over HTTP:
@@ -53,6 +54,27 @@ impl AudioFile {
             _ => base,
         }
     }
+}
+
+/// One article on the index page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The manifest's path relative to the index, `/`-separated: the sort key, and shown.
+    pub path: String,
+    /// The article's title.
+    pub title: String,
+    /// Its author(s), when known.
+    pub author: Option<String>,
+    /// Its date, when known.
+    pub date: Option<String>,
+    /// Total duration in milliseconds.
+    pub duration_ms: u64,
+    /// Number of chapters.
+    pub chapters: usize,
+    /// Its player page relative to the index, when there is one.
+    pub page: Option<String>,
+    /// Its audio files, names relative to the index.
+    pub audio: Vec<AudioFile>,
 }
 
 /// The player page for one article. `audio` lists the article's audio files (names relative to
@@ -188,6 +210,62 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
         "<script type=\"application/json\" id=\"aloud-data\">{}</script>\n<script>\n{PAGE_JS}</script>\n</body>\n</html>\n",
         script_json(&data)
     );
+    h
+}
+
+/// The index of an output folder: every article, sorted by manifest path.
+pub fn index_page(entries: &[IndexEntry]) -> String {
+    let mut entries: Vec<&IndexEntry> = entries.iter().collect();
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let total_ms: u64 = entries.iter().map(|e| e.duration_ms).sum();
+    let mut h = String::with_capacity(8 * 1024 + entries.len() * 500);
+    let _ = write!(
+        h,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"color-scheme\" content=\"light dark\">\n\
+         <meta name=\"generator\" content=\"aloud {version}\">\n\
+         <title>Audio articles</title>\n<style>\n{INDEX_CSS}</style>\n</head>\n<body>\n\
+         <header class=\"top\">\n<h1>Audio articles</h1>\n<p class=\"meta\">{count} · {duration} in all</p>\n</header>\n\
+         <main>\n<ol class=\"articles\">\n",
+        version = env!("CARGO_PKG_VERSION"),
+        count = plural(entries.len(), "article", "articles"),
+        duration = duration_html(total_ms),
+    );
+    for e in entries {
+        let title = escape(&e.title);
+        let heading = match &e.page {
+            Some(page) => format!("<a href=\"{}\">{title}</a>", url_path(page)),
+            None => title,
+        };
+        let _ = writeln!(h, "<li>\n<h2>{heading}</h2>");
+        let byline = byline(e.author.as_deref(), e.date.as_deref());
+        if !byline.is_empty() {
+            let _ = writeln!(h, "<p class=\"byline\">{byline}</p>");
+        }
+        let _ = write!(
+            h,
+            "<p class=\"meta\">{} · {}",
+            duration_html(e.duration_ms),
+            plural(e.chapters, "chapter", "chapters")
+        );
+        for a in &e.audio {
+            let _ = write!(
+                h,
+                " · <a href=\"{}\" type=\"{}\">{}</a> <span class=\"muted\">{}</span>",
+                url_path(&a.name),
+                escape(&a.mime),
+                escape(a.label()),
+                human_size(a.bytes)
+            );
+        }
+        let _ = writeln!(
+            h,
+            "</p>\n<p class=\"path muted\"><code>{}</code></p>\n</li>",
+            escape(e.path.strip_suffix(".json").unwrap_or(&e.path))
+        );
+    }
+    h.push_str("</ol>\n</main>\n</body>\n</html>\n");
     h
 }
 
@@ -438,6 +516,7 @@ struct Span {
 
 const PAGE_CSS: &str = include_str!("html/page.css");
 const PAGE_JS: &str = include_str!("html/page.js");
+const INDEX_CSS: &str = include_str!("html/index.css");
 
 #[cfg(test)]
 mod tests {
@@ -565,6 +644,18 @@ mod tests {
             )
         );
         assert!(page.contains("\\u003c/script\\u003e\\u003cimg src=x onerror=alert(1)\\u003e"));
+        let index = index_page(&[IndexEntry {
+            path: "a.json".into(),
+            title: evil.into(),
+            author: None,
+            date: None,
+            duration_ms: 0,
+            chapters: 1,
+            page: Some("a\".html".into()),
+            audio: vec![],
+        }]);
+        assert!(!index.contains("<img") && !index.contains("a\".html"));
+        assert!(index.contains("href=\"a%22.html\""));
     }
 
     #[test]
@@ -677,6 +768,37 @@ mod tests {
         assert!(page.contains(
             r#"{"duration":2.0,"chapters":[{"title":"x","level":1,"start":0.0,"end":1.0},{"title":"y","level":2,"start":1.0,"end":2.0}],"paragraphs":[{"start":0.0,"end":0.8},{"start":1.0,"end":1.8}]}"#
         ), "{page}");
+    }
+
+    #[test]
+    fn the_index_is_sorted_by_path_and_links_what_exists() {
+        let entry = |path: &str, title: &str| IndexEntry {
+            path: path.into(),
+            title: title.into(),
+            author: None,
+            date: None,
+            duration_ms: 61_000,
+            chapters: 1,
+            page: Some(path.replace(".json", ".html")),
+            audio: vec![AudioFile {
+                name: path.replace(".json", ".wav"),
+                mime: WAV_MIME.into(),
+                bytes: 2_500_000,
+                duration_ms: 61_000,
+            }],
+        };
+        let mut no_page = entry("c.json", "Cee");
+        no_page.page = None;
+        let index = index_page(&[entry("b/a.json", "Bee"), entry("a.json", "Ay"), no_page]);
+        let ay = index.find(">Ay<").unwrap();
+        let bee = index.find(">Bee<").unwrap();
+        assert!(ay < bee);
+        assert!(index.contains("<h2><a href=\"b/a.html\">Bee</a></h2>"));
+        assert!(index.contains("<h2>Cee</h2>"));
+        assert!(index.contains(
+            "<a href=\"b/a.wav\" type=\"audio/wav\">WAV</a> <span class=\"muted\">2.5 MB</span>"
+        ));
+        assert!(index.contains("3 articles · <time datetime=\"PT0H3M3S\">3:03</time> in all"));
     }
 
     #[test]

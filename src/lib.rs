@@ -3,7 +3,7 @@
 //! The modules read as the pipeline: [`cli`] → [`config`] → [`batch`] (which articles) →
 //! [`text`] (article → paragraphs and chapters) → [`backend`] (speech, through [`process`]) →
 //! [`pipeline`] (parallel synthesis, ordered streaming assembly) → [`audio`], [`chapters`],
-//! [`html`] and [`manifest`] (the files written).
+//! [`html`] and [`manifest`] (the files written) → [`index`] (the output folder's index page).
 
 pub mod audio;
 pub mod backend;
@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod exit_codes;
 pub mod html;
+pub mod index;
 pub mod manifest;
 pub mod pipeline;
 pub mod process;
@@ -42,6 +43,7 @@ where
     };
     let result = match command {
         config::Command::Convert(request) => batch::run_convert(request),
+        config::Command::Index(request) => batch::run_index(request),
     };
     result.unwrap_or_else(|e| {
         report::error(format_args!("{e:#}"));

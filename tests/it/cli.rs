@@ -18,6 +18,7 @@ fn the_sample_article_becomes_eleven_exact_chapters() {
     assert_eq!(
         env.files("output"),
         [
+            "index.html",
             "us-iraq-dialogue.chapters.vtt",
             "us-iraq-dialogue.html",
             "us-iraq-dialogue.json",
@@ -93,6 +94,8 @@ fn snapshot_of_the_sample_outputs() {
     insta::assert_snapshot!("sample_manifest_json", json);
     let page = String::from_utf8(env.read("out/us-iraq-dialogue.html")).unwrap();
     insta::assert_snapshot!("sample_page_html", page);
+    let index = String::from_utf8(env.read("out/index.html")).unwrap();
+    insta::assert_snapshot!("sample_index_html", index);
 }
 
 #[test]
@@ -114,7 +117,7 @@ fn outputs_are_byte_identical_whatever_the_number_of_workers() {
         .assert()
         .success();
     let files = env.files("j1");
-    assert_eq!(files.len(), 8);
+    assert_eq!(files.len(), 9);
     assert_eq!(files, env.files("j4"));
     for f in files {
         assert!(
@@ -143,6 +146,7 @@ fn a_folder_is_mirrored_into_the_output_folder() {
             "c.html",
             "c.json",
             "c.wav",
+            "index.html"
         ]
     );
     assert_eq!(env.manifest("out/a/b.json")["source"], "a/b.txt");
@@ -155,7 +159,7 @@ fn the_default_output_folder_is_output_in_the_working_folder() {
     env.mock_convert(&["x.txt"]).assert().success();
     assert_eq!(
         env.files("output"),
-        ["x.chapters.vtt", "x.html", "x.json", "x.wav"]
+        ["index.html", "x.chapters.vtt", "x.html", "x.json", "x.wav"]
     );
 }
 
@@ -203,7 +207,13 @@ fn empty_and_whitespace_only_files_fail_with_nothing_written() {
     assert!(stderr.contains("1 of 4 articles converted"), "{stderr}");
     assert_eq!(
         env.files("out"),
-        ["good.chapters.vtt", "good.html", "good.json", "good.wav",]
+        [
+            "good.chapters.vtt",
+            "good.html",
+            "good.json",
+            "good.wav",
+            "index.html"
+        ]
     );
 }
 
@@ -266,6 +276,7 @@ fn a_failing_paragraph_is_named_and_leaves_no_files_while_others_convert() {
             "c-good.html",
             "c-good.json",
             "c-good.wav",
+            "index.html",
         ]
     );
 }
@@ -285,7 +296,7 @@ fn a_failed_run_leaves_the_previous_outputs_untouched() {
     assert_eq!(env.read("output/a.html"), page_before);
     assert_eq!(
         env.files("output"),
-        ["a.chapters.vtt", "a.html", "a.json", "a.wav"]
+        ["a.chapters.vtt", "a.html", "a.json", "a.wav", "index.html"]
     );
 }
 
@@ -385,6 +396,6 @@ fn ctrl_c_stops_the_run_quickly_keeps_finished_articles_and_leaves_no_partial_fi
     );
     assert_eq!(
         env.files("out"),
-        ["a.chapters.vtt", "a.html", "a.json", "a.wav"]
+        ["a.chapters.vtt", "a.html", "a.json", "a.wav", "index.html"]
     );
 }
