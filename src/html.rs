@@ -146,7 +146,11 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
     }
     h.push_str(".</p>\n</audio>\n");
     h.push_str(
-        "<p class=\"now\" id=\"now\" hidden>Now: <span id=\"now-title\"></span></p>\n</section>\n",
+        "<p class=\"now\" id=\"now\" hidden>Now: <span id=\"now-title\"></span></p>\n\
+         <p class=\"note\" id=\"no-seek\" role=\"status\" hidden>This server does not let the browser \
+         jump around in the audio (it ignores HTTP Range requests), so chapters and paragraphs \
+         cannot start playback where they are. Open the page from disk, or serve the folder with \
+         a server that supports ranges.</p>\n</section>\n",
     );
 
     // The same links outside <audio>, which everyone sees.

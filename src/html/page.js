@@ -94,6 +94,17 @@
     return !audio.error && audio.networkState !== audio.NETWORK_NO_SOURCE;
   }
 
+  // A server that ignores HTTP Range requests (Python's http.server) lets the audio play
+  // but not seek: setting currentTime would only restart it. Say so instead.
+  var noSeek = document.getElementById('no-seek');
+  function canSeek() {
+    var s = audio.seekable;
+    return audio.readyState < 1 || (s.length > 0 && s.end(s.length - 1) > 0);
+  }
+  function checkSeekable() { noSeek.hidden = canSeek(); }
+  audio.addEventListener('loadedmetadata', checkSeekable);
+  audio.addEventListener('canplay', checkSeekable);
+
   function seek(seconds, play) {
     audio.currentTime = seconds;
     update(true);
@@ -111,7 +122,8 @@
     if (!a || e.defaultPrevented || e.button !== 0) return;
     if (e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || !canPlay()) return;
     e.preventDefault();
-    seek(parseFloat(a.getAttribute('data-start')), true);
+    checkSeekable();
+    if (canSeek()) seek(parseFloat(a.getAttribute('data-start')), true);
   });
 
   ['timeupdate', 'seeking', 'seeked', 'play'].forEach(function (type) {

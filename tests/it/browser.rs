@@ -303,6 +303,10 @@ fn the_player_page_works_from_a_file_url() {
         b.eval("document.getElementById('chapters-track').track.mode"),
         json!("hidden")
     );
+    assert_eq!(
+        b.eval("document.getElementById('no-seek').hidden"),
+        json!(true)
+    );
     check_seeking_and_highlights(&mut b, &m);
     check_keyboard(&mut b, &m, &url);
     check_follow_scrolling(&mut b, &m);
@@ -368,6 +372,16 @@ fn the_player_page_works_over_http_with_range_requests() {
     );
     check_chapter_list(&mut b, &m);
     check_fallback_links(&mut b, &env.path().join("out"));
+    b.wait_for(
+        "the audio to be playable",
+        "document.getElementById('player').readyState >= 3",
+        WAIT,
+    );
+    assert_eq!(
+        b.eval("document.getElementById('no-seek').hidden"),
+        json!(true),
+        "the server supports ranges: no warning"
+    );
 
     // Over HTTP the <track> loads too: the same chapters as the page's list.
     b.wait_for(
@@ -419,6 +433,32 @@ fn the_player_page_works_over_http_with_range_requests() {
         );
         assert_eq!(status, json!(200), "{link}");
     }
+}
+
+#[test]
+fn over_a_server_without_ranges_the_page_says_why_it_cannot_seek() {
+    if !browser_available() {
+        return;
+    }
+    let env = TestEnv::new();
+    let m = sample_site(&env);
+    let server = StaticServer::start_ignoring_ranges(&env.path().join("out"));
+    let mut b = Browser::start(1280, 900);
+    b.goto(&format!("{}/us-iraq-dialogue.html", server.base));
+    check_duration(&mut b, &m); // the WAV header still gives the duration
+    b.wait_for(
+        "the note about seeking",
+        "!document.getElementById('no-seek').hidden",
+        WAIT,
+    );
+    assert_eq!(server.partial_responses(), 0);
+    b.screenshot(&screenshots().join("player-without-ranges.png"));
+    // A chapter click does not restart the audio from the beginning.
+    stub_play(&mut b);
+    let link = b.find("#chapter-list a[data-chapter=\"5\"]");
+    b.click(&link);
+    assert_eq!(b.eval("window.__plays"), json!(0));
+    assert_eq!(b.eval("location.pathname"), json!("/us-iraq-dialogue.html"));
 }
 
 #[test]

@@ -3,8 +3,8 @@
 //! Browsers fetch audio with `Range: bytes=START-[END]` and need `206 Partial Content` to know
 //! the length and to seek (Python's `http.server` ignores ranges). This serves a folder on
 //! 127.0.0.1 at a free port, one thread per connection, `Connection: close`. It counts the
-//! partial responses it sent so a test can tell that ranges were really used. It stops when
-//! dropped.
+//! partial responses it sent so a test can tell that ranges were really used. It can also
+//! ignore ranges, like Python's `http.server`. It stops when dropped.
 
 #![allow(dead_code)]
 
@@ -32,6 +32,16 @@ struct Stats {
 impl StaticServer {
     /// Serves `root`, honouring `Range` requests.
     pub fn start(root: &Path) -> StaticServer {
+        Self::serve_folder(root, true)
+    }
+
+    /// Serves `root`, answering every request with the whole file, as Python's `http.server`
+    /// does.
+    pub fn start_ignoring_ranges(root: &Path) -> StaticServer {
+        Self::serve_folder(root, false)
+    }
+
+    fn serve_folder(root: &Path, ranges: bool) -> StaticServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let stats = Arc::new(Stats::default());
@@ -48,7 +58,7 @@ impl StaticServer {
                     let (root, stats) = (root.clone(), Arc::clone(&stats));
                     std::thread::spawn(move || {
                         // A browser that has read enough closes early; that is not an error.
-                        let _ = serve(stream, &root, &stats);
+                        let _ = serve(stream, &root, &stats, ranges);
                     });
                 }
             })
@@ -83,7 +93,7 @@ impl Drop for StaticServer {
     }
 }
 
-fn serve(stream: TcpStream, root: &Path, stats: &Stats) -> std::io::Result<()> {
+fn serve(stream: TcpStream, root: &Path, stats: &Stats, ranges: bool) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
@@ -95,6 +105,7 @@ fn serve(stream: TcpStream, root: &Path, stats: &Stats) -> std::io::Result<()> {
         }
         if let Some((name, value)) = line.split_once(':')
             && name.eq_ignore_ascii_case("range")
+            && ranges
         {
             range = Some(value.trim().to_string());
         }
@@ -122,9 +133,12 @@ fn serve(stream: TcpStream, root: &Path, stats: &Stats) -> std::io::Result<()> {
     };
     let mut head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Accept-Ranges: bytes\r\nConnection: close\r\nCache-Control: no-store\r\n",
+         Connection: close\r\nCache-Control: no-store\r\n",
         end - start
     );
+    if ranges {
+        head.push_str("Accept-Ranges: bytes\r\n");
+    }
     if status.starts_with("206") {
         stats.partial.fetch_add(1, Ordering::SeqCst);
         head.push_str(&format!(
