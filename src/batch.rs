@@ -10,8 +10,9 @@
 use crate::audio::frames_to_ms;
 use crate::backend::{self, EngineInfo, SynthError};
 use crate::cache::UnitCache;
-use crate::config::{self, CacheAction, ConvertConfig, ConvertRequest, Shard};
+use crate::config::{self, CacheAction, ConvertConfig, ConvertRequest, IndexRequest, Shard};
 use crate::exit_codes::ExitCode;
+use crate::index;
 use crate::pipeline::{self, ArticleJob, Outcome, PipelineSettings, RunReport, UnitStats};
 use crate::report::{self, Progress};
 use anyhow::Context;
@@ -26,8 +27,8 @@ use std::time::{Duration, Instant};
 pub const ARTICLE_EXTENSIONS: &[&str] = &["txt", "md", "markdown", "html", "htm"];
 
 /// `aloud convert`: resolve settings, find the articles (this shard's), check the engine once,
-/// convert, and report. Returns the exit code; `Err` is for failures before any article was
-/// attempted.
+/// convert, rebuild the output folder's index, and report. Returns the exit code; `Err` is for
+/// failures before any article was attempted.
 pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot determine the current folder")?;
     let config = match config::resolve(request, &cwd) {
@@ -73,6 +74,9 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     })
     .context("cannot start the synthesis workers")?;
     progress.finish();
+    // The index lists what is in the folder now, this run's articles and any earlier ones;
+    // even an interrupted run's finished articles belong in it.
+    let index_failed = rebuild_index(&config.output_dir, config.quiet || run.interrupted).is_none();
 
     let summary = Summary::new(&found.jobs, &run, started.elapsed());
     if config.json {
@@ -95,7 +99,7 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     if !config.quiet {
         report::line(format_args!("{}", summary.line()));
     }
-    Ok(if summary.articles.failed > 0 {
+    Ok(if summary.articles.failed > 0 || index_failed {
         ExitCode::Failure
     } else {
         ExitCode::Success
@@ -268,6 +272,53 @@ pub fn run_cache(
     match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(ExitCode::Success),
+    }
+}
+
+/// `aloud index [DIR]`: rebuild `DIR/index.html` from the manifests under DIR.
+pub fn run_index(request: IndexRequest) -> anyhow::Result<ExitCode> {
+    let dir = request
+        .dir
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_OUTPUT));
+    if !dir.is_dir() {
+        report::error(format_args!("{}: not a folder", dir.display()));
+        return Ok(ExitCode::Failure);
+    }
+    match rebuild_index(&dir, request.quiet) {
+        None => Ok(ExitCode::Failure),
+        Some(0) => {
+            report::error(format_args!(
+                "{}: no aloud manifests (NAME.json) found in it; nothing to index",
+                dir.display()
+            ));
+            Ok(ExitCode::Failure)
+        }
+        Some(_) => Ok(ExitCode::Success),
+    }
+}
+
+/// Rebuilds `dir/index.html`, printing its warnings and errors. Returns the number of articles
+/// listed (0: no manifest, nothing written), or `None` when it could not be written.
+fn rebuild_index(dir: &Path, quiet: bool) -> Option<usize> {
+    match index::rebuild(dir) {
+        Ok(r) => {
+            for w in &r.warnings {
+                report::warning(w);
+            }
+            if let Some(path) = r.written.filter(|_| !quiet) {
+                report::line(format_args!(
+                    "index {} lists {} article{}",
+                    path.display(),
+                    r.articles,
+                    if r.articles == 1 { "" } else { "s" }
+                ));
+            }
+            Some(r.articles)
+        }
+        Err(e) => {
+            report::error(format_args!("the index: {e}"));
+            None
+        }
     }
 }
 

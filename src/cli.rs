@@ -3,7 +3,7 @@
 //! [`parse`] turns arguments into a plain [`Command`]; validation against profiles and ranges
 //! happens in `config`, so the rest of the program never sees clap.
 
-use crate::config::{BackendKind, CacheAction, Command, ConvertRequest, Shard};
+use crate::config::{BackendKind, CacheAction, Command, ConvertRequest, IndexRequest, Shard};
 use crate::text::Format;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -13,7 +13,8 @@ use std::path::PathBuf;
 ///
 /// aloud reads articles, cleans them to their speakable paragraphs, speaks each paragraph with
 /// a speech engine (espeak-ng by default) in parallel, and writes one WAV per article with a
-/// chapter marker per paragraph, plus WebVTT chapters and a JSON manifest.
+/// chapter marker per paragraph, plus WebVTT chapters, an HTML player page and a JSON manifest,
+/// and an index.html listing every article in the output folder.
 #[derive(Debug, Parser)]
 #[command(
     name = "aloud",
@@ -34,9 +35,11 @@ enum Commands {
     /// Convert articles (files, or folders of them) into chaptered audio.
     ///
     /// For each article NAME (.txt, .md, .html), writes NAME.wav (16-bit PCM, mono, one chapter
-    /// marker per chapter), NAME.chapters.vtt (WebVTT chapters) and NAME.json (a manifest of
-    /// every paragraph's text and timing) into the output folder. Folders are searched
-    /// recursively and mirrored in the output. Files appear only when complete.
+    /// marker per chapter), NAME.chapters.vtt (WebVTT chapters), NAME.html (a player page with
+    /// the chapters and the transcript; open it in a browser) and NAME.json (a manifest of every
+    /// paragraph's text and timing) into the output folder, then rebuilds the folder's
+    /// index.html. Folders are searched recursively and mirrored in the output. Files appear
+    /// only when complete.
     #[command(
         after_help = "Examples:\n  aloud convert input/\n  aloud convert article.md -o out/ --voice en-gb --rate 160\n  aloud convert --backend mock article.txt"
     )]
@@ -53,6 +56,27 @@ enum Commands {
     /// Every unit `convert` synthesizes is kept, keyed by a hash of the engine, its version,
     /// the voice settings and the exact text spoken, so reruns and other shards reuse it.
     Cache(CacheArgs),
+
+    /// Rebuild DIR/index.html from the manifests under DIR.
+    ///
+    /// Every convert run already does this for its output folder. Use it when several runs
+    /// (shards on different machines, say) write into one folder: run it once at the end for
+    /// one complete index. Lists every NAME.json manifest found under DIR (hidden files and
+    /// folders skipped), sorted by path; a manifest that cannot be read is skipped with a
+    /// warning.
+    #[command(after_help = "Examples:\n  aloud index\n  aloud index out/")]
+    Index(IndexArgs),
+}
+
+#[derive(Debug, Args)]
+struct IndexArgs {
+    /// The output folder to index. [default: output]
+    #[arg(value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// Print only errors and warnings.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -332,6 +356,10 @@ where
             dir: a.cache_dir,
             json: a.json,
         },
+        Commands::Index(a) => Command::Index(IndexRequest {
+            dir: a.dir,
+            quiet: a.quiet,
+        }),
     })
 }
 
@@ -372,6 +400,21 @@ mod tests {
         assert_eq!(r.jobs, Some(3));
         assert_eq!(r.backend, Some(BackendKind::Mock));
         assert_eq!(r.output, None);
+    }
+
+    #[test]
+    fn index_takes_an_optional_folder() {
+        assert_eq!(
+            parse(["aloud", "index", "out", "-q"]).unwrap(),
+            Command::Index(IndexRequest {
+                dir: Some(PathBuf::from("out")),
+                quiet: true
+            })
+        );
+        assert_eq!(
+            parse(["aloud", "index"]).unwrap(),
+            Command::Index(IndexRequest::default())
+        );
     }
 
     #[test]

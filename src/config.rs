@@ -63,6 +63,9 @@ pub struct VoiceProfile {
     pub lexicon: Option<String>,
 }
 
+/// The output folder when none is given.
+pub const DEFAULT_OUTPUT: &str = "output";
+
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -84,6 +87,17 @@ pub enum Command {
         /// Print JSON.
         json: bool,
     },
+    /// `aloud index`.
+    Index(IndexRequest),
+}
+
+/// `aloud index [DIR]`: rebuild `DIR/index.html` from the manifests under DIR.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexRequest {
+    /// The output folder; [`DEFAULT_OUTPUT`] when not given.
+    pub dir: Option<PathBuf>,
+    /// Print nothing but errors and warnings.
+    pub quiet: bool,
 }
 
 /// What `aloud cache` does.
@@ -380,7 +394,7 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
 
     Ok(ConvertConfig {
         inputs: req.inputs,
-        output_dir: req.output.unwrap_or_else(|| PathBuf::from("output")),
+        output_dir: req.output.unwrap_or_else(|| PathBuf::from(DEFAULT_OUTPUT)),
         jobs,
         backend,
         gap_ms,

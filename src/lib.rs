@@ -2,8 +2,8 @@
 //!
 //! The modules read as the pipeline: [`cli`] → [`config`] → [`batch`] (which articles) →
 //! [`text`] (article → paragraphs and chapters) → [`backend`] (speech, through [`process`]) →
-//! [`pipeline`] (parallel synthesis, ordered streaming assembly) → [`audio`], [`chapters`] and
-//! [`manifest`] (the files written).
+//! [`pipeline`] (parallel synthesis, ordered streaming assembly) → [`audio`], [`chapters`],
+//! [`html`] and [`manifest`] (the files written) → [`index`] (the output folder's index page).
 
 pub mod audio;
 pub mod backend;
@@ -13,6 +13,8 @@ pub mod chapters;
 pub mod cli;
 pub mod config;
 pub mod exit_codes;
+pub mod html;
+pub mod index;
 pub mod manifest;
 pub mod pipeline;
 pub mod process;
@@ -45,6 +47,7 @@ where
         config::Command::Convert(request) => batch::run_convert(request),
         config::Command::Segments { request, json } => segments::run(request, json),
         config::Command::Cache { action, dir, json } => batch::run_cache(action, dir, json),
+        config::Command::Index(request) => batch::run_index(request),
     };
     result.unwrap_or_else(|e| {
         report::error(format_args!("{e:#}"));

@@ -78,12 +78,17 @@ pub struct Files {
     pub wav: String,
     /// WebVTT chapters.
     pub chapters_vtt: String,
+    /// The HTML player page (absent in manifests written before there were pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
 }
 
 impl Files {
     /// Every file listed.
     pub fn all(&self) -> Vec<&str> {
-        vec![self.wav.as_str(), self.chapters_vtt.as_str()]
+        let mut all = vec![self.wav.as_str(), self.chapters_vtt.as_str()];
+        all.extend(self.page.as_deref());
+        all
     }
 }
 

@@ -3,7 +3,7 @@
 //! One run feeds the units of every article, in order, to one rayon pool of `jobs` workers.
 //! The calling thread is the writer: it receives finished units, writes each article's audio
 //! as soon as all earlier units of that article are written, and finalises an article (chapter
-//! chunks, VTT, manifest, atomic renames) the moment its last unit is written.
+//! chunks, VTT, player page, manifest, atomic renames) the moment its last unit is written.
 //!
 //! Invariants:
 //! - Memory is bounded by a window of `2 × jobs + 2` units that are being synthesized or are
@@ -18,6 +18,7 @@ use crate::audio::{Audio, ms_to_frames};
 use crate::backend::{EngineInfo, Request, SynthError, Synthesizer};
 use crate::cache::{Lookup, UnitCache, unit_key};
 use crate::chapters::{self, ChapterSpan};
+use crate::html::{self, AudioFile};
 use crate::manifest::{
     self, ChapterRecord, EngineRecord, Files, Manifest, ParagraphRecord, SkippedRecord, UnitRecord,
 };
@@ -42,7 +43,8 @@ pub struct ArticleJob {
     /// How to name it in messages and the manifest: its path relative to the input it was
     /// found under (never absolute).
     pub name: String,
-    /// Output path without extension; `.wav`, `.chapters.vtt` and `.json` are appended.
+    /// Output path without extension; `.wav`, `.chapters.vtt`, `.html` and `.json` are
+    /// appended.
     pub out_base: PathBuf,
 }
 
@@ -887,6 +889,7 @@ fn write_outputs(
 
     let wav_path = job.output(".wav");
     let vtt_path = job.output(".chapters.vtt");
+    let html_path = job.output(".html");
     let json_path = job.output(".json");
     let write_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -900,6 +903,11 @@ fn write_outputs(
             path: wav_path.clone(),
             source: e.into_error(),
         })?;
+    let wav_bytes = wav_tmp
+        .as_file()
+        .metadata()
+        .map_err(write_err(&wav_path))?
+        .len();
     let vtt_tmp = temp_with(&vtt_path, chapters::webvtt(&spans, rate).as_bytes())?;
     let manifest = build_manifest(
         job,
@@ -911,6 +919,13 @@ fn write_outputs(
         engine,
         settings,
     );
+    let audio = [AudioFile {
+        name: manifest.files.wav.clone(),
+        mime: html::WAV_MIME.into(),
+        bytes: wav_bytes,
+        duration_ms: crate::audio::frames_to_ms(total, rate),
+    }];
+    let html_tmp = temp_with(&html_path, html::article_page(&manifest, &audio).as_bytes())?;
     let json_tmp = temp_with(&json_path, manifest.to_json().as_bytes())?;
 
     // The manifest goes last: its presence says the other files are complete.
@@ -918,6 +933,7 @@ fn write_outputs(
     for (tmp, path) in [
         (wav_tmp, &wav_path),
         (vtt_tmp, &vtt_path),
+        (html_tmp, &html_path),
         (json_tmp, &json_path),
     ] {
         if let Err(e) = tmp.persist(path) {
@@ -1055,6 +1071,7 @@ fn build_manifest(
         files: Files {
             wav: file_name(".wav"),
             chapters_vtt: file_name(".chapters.vtt"),
+            page: Some(file_name(".html")),
         },
         chapters,
         paragraphs,

