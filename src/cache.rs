@@ -6,18 +6,20 @@
 //! nothing and a rerun synthesizes nothing.
 //!
 //! Each entry is one file, `units/KK/KEY.unit`: an 8-byte magic, the sample rate, the frame
-//! count, the SHA-256 of the samples, then the samples (16-bit little-endian). Entries are
+//! count, the number of timing marks, the SHA-256 of everything that follows the header, then
+//! the marks (kind, frame, text range) and the samples (16-bit little-endian). Entries are
 //! written to a temporary file in the same folder and renamed, so a killed run never leaves a
 //! torn entry; an entry that is short, long or fails its hash anyway (a disk error, a hand
 //! edit) is treated as missing, deleted and synthesized again.
 
-use crate::audio::Audio;
+use crate::audio::{Audio, Mark, MarkKind};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"ALOUDU01";
-const HEADER: usize = 8 + 4 + 8 + 32;
+const MAGIC: &[u8; 8] = b"ALOUDU02";
+const HEADER: usize = 8 + 4 + 8 + 4 + 32;
+const MARK: usize = 1 + 8 + 4 + 4;
 
 /// A cache folder.
 #[derive(Debug, Clone)]
@@ -153,16 +155,26 @@ pub fn unit_key(engine: &crate::backend::EngineInfo, text: &str) -> String {
 }
 
 fn encode(audio: &Audio) -> Vec<u8> {
-    let mut samples = Vec::with_capacity(audio.samples.len() * 2);
-    for s in &audio.samples {
-        samples.extend_from_slice(&s.to_le_bytes());
+    let mut body = Vec::with_capacity(audio.marks.len() * MARK + audio.samples.len() * 2);
+    for m in &audio.marks {
+        body.push(match m.kind {
+            MarkKind::Word => 0,
+            MarkKind::Sentence => 1,
+        });
+        body.extend_from_slice(&m.frame.to_le_bytes());
+        body.extend_from_slice(&(m.text.start as u32).to_le_bytes());
+        body.extend_from_slice(&(m.text.end as u32).to_le_bytes());
     }
-    let mut out = Vec::with_capacity(HEADER + samples.len());
+    for s in &audio.samples {
+        body.extend_from_slice(&s.to_le_bytes());
+    }
+    let mut out = Vec::with_capacity(HEADER + body.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&audio.sample_rate.to_le_bytes());
     out.extend_from_slice(&audio.frames().to_le_bytes());
-    out.extend_from_slice(&Sha256::digest(&samples));
-    out.extend_from_slice(&samples);
+    out.extend_from_slice(&(audio.marks.len() as u32).to_le_bytes());
+    out.extend_from_slice(&Sha256::digest(&body));
+    out.extend_from_slice(&body);
     out
 }
 
@@ -170,15 +182,40 @@ fn decode(bytes: &[u8]) -> Option<Audio> {
     if bytes.len() < HEADER || &bytes[..8] != MAGIC {
         return None;
     }
-    let sample_rate = u32::from_le_bytes(bytes[8..12].try_into().ok()?);
-    let frames = u64::from_le_bytes(bytes[12..20].try_into().ok()?);
-    let data = &bytes[HEADER..];
-    if frames == 0 || data.len() as u64 != frames.checked_mul(2)? || sample_rate == 0 {
+    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
+    let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+    let sample_rate = u32_at(8);
+    let frames = u64_at(12);
+    let marks = u32_at(20) as usize;
+    let body = &bytes[HEADER..];
+    let expected = (marks as u64)
+        .checked_mul(MARK as u64)?
+        .checked_add(frames.checked_mul(2)?)?;
+    if frames == 0 || sample_rate == 0 || body.len() as u64 != expected {
         return None;
     }
-    if Sha256::digest(data).as_slice() != &bytes[20..52] {
+    if Sha256::digest(body).as_slice() != &bytes[24..56] {
         return None;
     }
+    let (mark_bytes, data) = body.split_at(marks * MARK);
+    let marks = mark_bytes
+        .chunks_exact(MARK)
+        .map(|m| {
+            let kind = if m[0] == 0 {
+                MarkKind::Word
+            } else {
+                MarkKind::Sentence
+            };
+            let frame = u64::from_le_bytes(m[1..9].try_into().expect("8 bytes"));
+            let start = u32::from_le_bytes(m[9..13].try_into().expect("4 bytes")) as usize;
+            let end = u32::from_le_bytes(m[13..17].try_into().expect("4 bytes")) as usize;
+            Mark {
+                kind,
+                frame,
+                text: start..end,
+            }
+        })
+        .collect();
     let samples = data
         .chunks_exact(2)
         .map(|b| i16::from_le_bytes([b[0], b[1]]))
@@ -186,6 +223,7 @@ fn decode(bytes: &[u8]) -> Option<Audio> {
     Some(Audio {
         sample_rate,
         samples,
+        marks,
     })
 }
 
@@ -211,10 +249,12 @@ mod tests {
     fn round_trip_and_key_sensitivity() {
         let dir = tempfile::tempdir().unwrap();
         let cache = UnitCache::new(dir.path());
-        let audio = Audio {
-            sample_rate: 22050,
-            samples: vec![1, -2, 3],
-        };
+        let mut audio = Audio::new(22050, vec![1, -2, 3]);
+        audio.marks.push(Mark {
+            kind: MarkKind::Word,
+            frame: 2,
+            text: 0..5,
+        });
         let key = unit_key(&engine("1"), "hello");
         assert!(matches!(cache.get(&key), Lookup::Miss));
         cache.put(&key, &audio).unwrap();
@@ -225,7 +265,7 @@ mod tests {
             cache.stats(),
             CacheStats {
                 entries: 1,
-                bytes: (HEADER + 6) as u64
+                bytes: (HEADER + MARK + 6) as u64
             }
         );
         assert_eq!(cache.clear().unwrap().entries, 1);
@@ -236,10 +276,7 @@ mod tests {
     fn corrupt_entries_are_detected_and_removed() {
         let dir = tempfile::tempdir().unwrap();
         let cache = UnitCache::new(dir.path());
-        let audio = Audio {
-            sample_rate: 8000,
-            samples: vec![5; 100],
-        };
+        let audio = Audio::new(8000, vec![5; 100]);
         let key = unit_key(&engine("1"), "x");
         for damage in [
             |b: &mut Vec<u8>| b.truncate(b.len() - 1),

@@ -12,16 +12,48 @@ pub mod inspect;
 pub mod read;
 pub mod riff;
 
-/// Mono 16-bit PCM audio for one synthesis unit.
+/// Mono 16-bit PCM audio for one synthesis unit, with the timing marks the engine reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audio {
     /// Frames per second.
     pub sample_rate: u32,
     /// One sample per frame (mono).
     pub samples: Vec<i16>,
+    /// Where words and sentences start, in order; empty when the engine cannot tell.
+    pub marks: Vec<Mark>,
+}
+
+/// A point in a unit's audio where a word or sentence of its text begins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// What begins here.
+    pub kind: MarkKind,
+    /// Frame offset from the start of the unit's audio.
+    pub frame: u64,
+    /// Byte range of the word or sentence in the unit's text (the text the engine was given).
+    pub text: std::ops::Range<usize>,
+}
+
+/// The kinds of [`Mark`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MarkKind {
+    /// A word.
+    Word,
+    /// A sentence.
+    Sentence,
 }
 
 impl Audio {
+    /// Audio with no timing marks.
+    pub fn new(sample_rate: u32, samples: Vec<i16>) -> Audio {
+        Audio {
+            sample_rate,
+            samples,
+            marks: Vec::new(),
+        }
+    }
+
     /// Number of sample frames.
     pub fn frames(&self) -> u64 {
         self.samples.len() as u64

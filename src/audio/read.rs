@@ -115,10 +115,7 @@ fn pcm16(bytes: &[u8]) -> Result<Option<Audio>, ReadError> {
                 if samples.is_empty() {
                     return Err(ReadError::Empty);
                 }
-                return Ok(Some(Audio {
-                    sample_rate,
-                    samples,
-                }));
+                return Ok(Some(Audio::new(sample_rate, samples)));
             }
             _ => {}
         }
@@ -173,10 +170,7 @@ fn read_with_hound<R: std::io::Read>(r: R) -> Result<Audio, ReadError> {
     if samples.is_empty() {
         return Err(ReadError::Empty);
     }
-    Ok(Audio {
-        sample_rate: spec.sample_rate,
-        samples,
-    })
+    Ok(Audio::new(spec.sample_rate, samples))
 }
 
 fn clamp16(v: i32) -> i16 {
@@ -213,13 +207,7 @@ mod tests {
             }
         });
         let a = read_wav_bytes(&b).unwrap();
-        assert_eq!(
-            a,
-            Audio {
-                sample_rate: 16000,
-                samples: vec![200, -100]
-            }
-        );
+        assert_eq!(a, Audio::new(16000, vec![200, -100]));
     }
 
     #[test]

@@ -134,10 +134,7 @@ impl Synthesizer for Mock {
             samples.extend_from_slice(&table);
         }
         samples.extend_from_slice(&table[..frames - samples.len()]);
-        Ok(Audio {
-            sample_rate: self.settings.sample_rate,
-            samples,
-        })
+        Ok(Audio::new(self.settings.sample_rate, samples))
     }
 }
 
