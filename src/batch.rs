@@ -57,6 +57,8 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     let settings = PipelineSettings {
         jobs: config.jobs,
         gap_ms: config.gap_ms,
+        chapter_gap_ms: config.chapter_gap_ms,
+        sample_rate: config.sample_rate.unwrap_or(engine.sample_rate),
         text: config.text.clone(),
         retries: config.retries,
         cache: config.cache.clone(),
@@ -120,12 +122,14 @@ fn fingerprint(engine: &EngineInfo, config: &ConvertConfig) -> String {
     let mut settings = engine.settings.clone();
     settings.sort();
     let text = format!(
-        "aloud {}\nengine={}\nversion={}\nrate={}\nsettings={settings:?}\ngap_ms={}\n{}",
+        "aloud {}\nengine={}\nversion={}\nrate={}\nsettings={settings:?}\noutput_rate={:?}\ngap_ms={}\nchapter_gap_ms={}\n{}",
         env!("CARGO_PKG_VERSION"),
         engine.name,
         engine.version,
         engine.sample_rate,
+        config.sample_rate,
         config.gap_ms,
+        config.chapter_gap_ms,
         config.text.describe()
     );
     Sha256::digest(text.as_bytes())

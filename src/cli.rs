@@ -5,7 +5,7 @@
 
 use crate::config::{BackendKind, CacheAction, Command, ConvertRequest, IndexRequest, Shard};
 use crate::text::Format;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -66,6 +66,33 @@ enum Commands {
     /// warning.
     #[command(after_help = "Examples:\n  aloud index\n  aloud index out/")]
     Index(IndexArgs),
+
+    /// List the voice profiles and each installed engine's own voices.
+    Voices {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Check every voice profile's engine (found? version? can it speak a word?), ffmpeg and
+    /// the cache folder, and say what to install for anything missing.
+    ///
+    /// Exits 0 when the default voice works, 1 otherwise.
+    Doctor {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Print a shell completion script, e.g. `aloud completions bash > /etc/bash_completion.d/aloud`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the manual page (roff), e.g. `aloud man > aloud.1 && man ./aloud.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -130,9 +157,34 @@ struct ConvertArgs {
     #[arg(long, value_name = "0-99")]
     pitch: Option<u32>,
 
+    /// Voice volume (0-200, 100 is the engine's normal level). [default: from the profile, 100]
+    #[arg(long, value_name = "0-200")]
+    volume: Option<u32>,
+
+    /// Write the audio at this sample rate, resampling the engine's output if it differs.
+    /// [default: from the profile, else the engine's rate]
+    #[arg(long, value_name = "HZ")]
+    sample_rate: Option<u32>,
+
     /// Silence between paragraphs, in milliseconds. [default: from the profile, 400]
     #[arg(long, value_name = "MS")]
     gap_ms: Option<u64>,
+
+    /// Silence before a paragraph that starts a chapter, in milliseconds. [default: from the
+    /// profile, else the same as --gap-ms]
+    #[arg(long, value_name = "MS")]
+    chapter_gap_ms: Option<u64>,
+
+    /// The command backend's template: argv words (split like a shell, but no shell runs)
+    /// with placeholders {text_file} (the text, in a file; without it the text goes to stdin),
+    /// {out} (the WAV to write; required), {voice}, {rate}, {pitch}, {volume}, {model}.
+    /// Implies --backend command.
+    #[arg(long, value_name = "TEMPLATE")]
+    command: Option<String>,
+
+    /// Read defaults from this file instead of ./aloud.toml and ~/.config/aloud/aloud.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 
     /// Deadline for one engine call, in seconds; a call past it is killed and the article
     /// fails. [default: 60]
@@ -266,6 +318,10 @@ enum BackendArg {
     /// The espeak-ng program, one process per paragraph.
     #[value(name = "espeak-ng")]
     EspeakNg,
+    /// Any program, through --command TEMPLATE (or a profile's `command`).
+    Command,
+    /// A TTS server over HTTP, set up by a voice profile's [http] table (e.g. --voice piper).
+    Http,
     /// Deterministic tones, no engine: for tests.
     Mock,
 }
@@ -311,12 +367,19 @@ where
                 jobs: a.jobs,
                 backend: a.backend.map(|b| match b {
                     BackendArg::EspeakNg => BackendKind::EspeakNg,
+                    BackendArg::Command => BackendKind::Command,
+                    BackendArg::Http => BackendKind::Http,
                     BackendArg::Mock => BackendKind::Mock,
                 }),
                 voice: a.voice.voice,
                 rate: a.rate,
                 pitch: a.pitch,
+                volume: a.volume,
+                sample_rate: a.sample_rate,
                 gap_ms: a.gap_ms,
+                chapter_gap_ms: a.chapter_gap_ms,
+                command: a.command,
+                config_file: a.config,
                 timeout_secs: a.timeout,
                 mock_ms_per_char: a.mock_ms_per_char,
                 mock_latency_ms: a.mock_latency_ms,
@@ -360,12 +423,26 @@ where
             dir: a.dir,
             quiet: a.quiet,
         }),
+        Commands::Voices { json } => Command::Voices { json },
+        Commands::Doctor { json } => Command::Doctor { json },
+        Commands::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "aloud", &mut out);
+            Command::Generated(String::from_utf8_lossy(&out).into_owned())
+        }
+        Commands::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| Cli::command().error(clap::error::ErrorKind::Io, e))?;
+            Command::Generated(String::from_utf8_lossy(&out).into_owned())
+        }
     })
 }
 
 /// The full help text of `aloud` and each subcommand, for snapshot tests.
 pub fn help_texts() -> Vec<(String, String)> {
-    use clap::CommandFactory;
     // A fixed width, so the text does not depend on the terminal (or $COLUMNS).
     let mut cmd = Cli::command().term_width(100);
     cmd.build();
@@ -382,7 +459,6 @@ pub fn help_texts() -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_cli_definition_is_consistent() {

@@ -575,6 +575,7 @@ mod tests {
             engine: EngineRecord {
                 name: "espeak-ng".into(),
                 version: "1.51".into(),
+                sample_rate: rate,
                 settings: [("rate", "175"), ("voice", "en-us")]
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -583,6 +584,7 @@ mod tests {
             sample_rate: rate,
             channels: 1,
             gap_ms: 200,
+            chapter_gap_ms: 200,
             total_frames: items.len() as u64 * 1000,
             duration_seconds: items.len() as f64,
             files: Files {

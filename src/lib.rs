@@ -12,6 +12,7 @@ pub mod cache;
 pub mod chapters;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod exit_codes;
 pub mod html;
 pub mod index;
@@ -48,6 +49,13 @@ where
         config::Command::Segments { request, json } => segments::run(request, json),
         config::Command::Cache { action, dir, json } => batch::run_cache(action, dir, json),
         config::Command::Index(request) => batch::run_index(request),
+        config::Command::Voices { json } => doctor::run_voices(json),
+        config::Command::Doctor { json } => doctor::run_doctor(json),
+        config::Command::Generated(text) => {
+            use std::io::Write;
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            Ok(ExitCode::Success)
+        }
     };
     result.unwrap_or_else(|e| {
         report::error(format_args!("{e:#}"));

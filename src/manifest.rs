@@ -46,6 +46,9 @@ pub struct Manifest {
     pub channels: u16,
     /// Silence between paragraphs.
     pub gap_ms: u64,
+    /// Silence before a paragraph that starts a chapter.
+    #[serde(default)]
+    pub chapter_gap_ms: u64,
     /// Frames of audio in the WAV.
     pub total_frames: u64,
     /// `total_frames` in seconds.
@@ -67,6 +70,9 @@ pub struct EngineRecord {
     pub name: String,
     /// The engine's own version.
     pub version: String,
+    /// The rate the engine produces (the article is resampled when `sample_rate` differs).
+    #[serde(default)]
+    pub sample_rate: u32,
     /// Voice settings (name → value).
     pub settings: BTreeMap<String, String>,
 }

@@ -13,6 +13,7 @@
 //!   no file behind, and other articles go on.
 //! - The bytes written depend only on the input and settings, never on `jobs` or timing.
 
+use crate::audio::resample::resample;
 use crate::audio::riff::{CueRegion, WavError, WavWriter};
 use crate::audio::{Audio, ms_to_frames};
 use crate::backend::{EngineInfo, Request, SynthError, Synthesizer};
@@ -64,6 +65,10 @@ pub struct PipelineSettings {
     pub jobs: usize,
     /// Silence between paragraphs.
     pub gap_ms: u64,
+    /// Silence before a paragraph that starts a chapter (instead of `gap_ms`).
+    pub chapter_gap_ms: u64,
+    /// The articles' sample rate; units at another rate are resampled to it.
+    pub sample_rate: u32,
     /// How articles are read and cut into units.
     pub text: TextOptions,
     /// Extra attempts for a unit whose engine call fails (timeouts included).
@@ -407,8 +412,21 @@ struct Synthesis<'a> {
 }
 
 impl Synthesis<'_> {
-    /// The unit's audio: from the cache, else from the engine (with retries), then cached.
+    /// The unit's audio at the article's rate: from the cache, else from the engine (with
+    /// retries, then cached), resampled when the engine's rate differs.
     fn unit(&self, text: &str) -> Result<Audio, SynthError> {
+        let audio = self.native(text)?;
+        if audio.sample_rate == self.settings.sample_rate {
+            return Ok(audio);
+        }
+        resample(audio, self.settings.sample_rate).map_err(|message| SynthError::Io {
+            engine: self.synth.name().to_string(),
+            message,
+        })
+    }
+
+    /// The unit's audio as the engine makes it.
+    fn native(&self, text: &str) -> Result<Audio, SynthError> {
         let key = self
             .settings
             .cache
@@ -416,7 +434,7 @@ impl Synthesis<'_> {
             .map(|_| unit_key(self.engine, text));
         if let (Some(cache), Some(key)) = (&self.settings.cache, &key) {
             match cache.get(key) {
-                Lookup::Hit(audio) if audio.sample_rate == self.engine.sample_rate => {
+                Lookup::Hit(audio) => {
                     self.counters.cached.fetch_add(1, Ordering::Relaxed);
                     return Ok(audio);
                 }
@@ -441,17 +459,7 @@ impl Synthesis<'_> {
     fn with_retries(&self, text: &str) -> Result<Audio, SynthError> {
         let mut attempt = 0;
         loop {
-            let result = self.synth.synthesize(&Request { text }).and_then(|a| {
-                if a.sample_rate == self.engine.sample_rate {
-                    Ok(a)
-                } else {
-                    Err(SynthError::FormatChanged {
-                        engine: self.synth.name().to_string(),
-                        got: a.sample_rate,
-                        expected: self.engine.sample_rate,
-                    })
-                }
-            });
+            let result = self.synth.synthesize(&Request { text });
             match result {
                 Err(e)
                     if attempt < self.settings.retries
@@ -599,7 +607,8 @@ impl Writer<'_> {
                     let job = &self.jobs[article];
                     let opened = prepared.and_then(|begun| match begun {
                         Begun::Work(p) => {
-                            Sink::open(job, p, Arc::clone(&abandoned), self.engine).map(Some)
+                            Sink::open(job, p, Arc::clone(&abandoned), self.settings.sample_rate)
+                                .map(Some)
                         }
                         Begun::Unchanged(done) => {
                             on_event(Event::Started {
@@ -642,7 +651,7 @@ impl Writer<'_> {
                     for frames in accepted.paragraphs {
                         on_event(Event::Paragraph {
                             frames,
-                            sample_rate: self.engine.sample_rate,
+                            sample_rate: self.settings.sample_rate,
                         });
                     }
                     if sink.received == sink.prepared.units.len() {
@@ -708,7 +717,7 @@ impl Sink {
         job: &ArticleJob,
         prepared: Arc<Prepared>,
         abandoned: Arc<AtomicBool>,
-        engine: &EngineInfo,
+        sample_rate: u32,
     ) -> Result<Sink, ArticleError> {
         let wav_path = job.output(".wav");
         let tmp = temp_beside(&wav_path)?;
@@ -720,7 +729,7 @@ impl Sink {
         ];
         let wav = WavWriter::new(
             BufWriter::with_capacity(256 * 1024, tmp),
-            engine.sample_rate,
+            sample_rate,
             &info,
         )?;
         let n = prepared.units.len();
@@ -805,7 +814,18 @@ impl Sink {
         let first_of_paragraph =
             index == 0 || self.prepared.units[index - 1].paragraph != paragraph;
         if first_of_paragraph && index > 0 {
-            wav.write_silence(ms_to_frames(settings.gap_ms, audio.sample_rate))?;
+            let starts_chapter = self
+                .prepared
+                .article
+                .chapters
+                .iter()
+                .any(|c| c.first_paragraph == paragraph);
+            let gap = if starts_chapter {
+                settings.chapter_gap_ms
+            } else {
+                settings.gap_ms
+            };
+            wav.write_silence(ms_to_frames(gap, audio.sample_rate))?;
         }
         let start = wav.frames();
         wav.write_samples(&audio.samples)?;
@@ -861,7 +881,7 @@ fn write_outputs(
     settings: &PipelineSettings,
 ) -> Result<Converted, ArticleError> {
     let (article, units) = (&prepared.article, &prepared.units[..]);
-    let rate = engine.sample_rate;
+    let rate = settings.sample_rate;
     let total = wav.frames();
     let para_spans = paragraph_spans(article.paragraphs.len(), units, unit_spans);
     let paragraph_start: Vec<u64> = para_spans.iter().map(|s| s.0).collect();
@@ -967,7 +987,7 @@ fn build_manifest(
     settings: &PipelineSettings,
 ) -> Manifest {
     let (article, units) = (&prepared.article, &prepared.units[..]);
-    let rate = engine.sample_rate;
+    let rate = settings.sample_rate;
     let file_name = |suffix: &str| {
         job.output(suffix)
             .file_name()
@@ -1061,11 +1081,13 @@ fn build_manifest(
         engine: EngineRecord {
             name: engine.name.clone(),
             version: engine.version.clone(),
+            sample_rate: engine.sample_rate,
             settings: engine.settings.iter().cloned().collect(),
         },
         sample_rate: rate,
         channels: 1,
         gap_ms: settings.gap_ms,
+        chapter_gap_ms: settings.chapter_gap_ms,
         total_frames: total,
         duration_seconds: manifest::seconds(total, rate),
         files: Files {

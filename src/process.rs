@@ -185,6 +185,88 @@ pub fn run(inv: &Invocation<'_>) -> Result<Finished, RunError> {
     })
 }
 
+/// A long-running child (a TTS server) that lives for the run: it leads its own process
+/// group, is killed with that group by [`cancel_all`], and is killed and reaped when dropped,
+/// so no server outlives `aloud`.
+pub struct Service {
+    child: std::process::Child,
+    pgid: i32,
+    stderr: Option<thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Service {
+    /// Starts `program args...` with stdin and stdout closed and stderr kept (bounded).
+    pub fn spawn(program: &OsStr, args: &[OsString]) -> Result<Service, RunError> {
+        if cancelled() {
+            return Err(RunError::Cancelled);
+        }
+        let name = program.to_string_lossy().into_owned();
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|source| match source.kind() {
+                io::ErrorKind::NotFound => RunError::NotFound {
+                    program: name.clone(),
+                },
+                _ => RunError::Spawn {
+                    program: name.clone(),
+                    source,
+                },
+            })?;
+        let pgid = child.id() as i32;
+        {
+            let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+            running.insert(pgid);
+            if cancelled() {
+                kill_group(pgid);
+            }
+        }
+        let stderr = child
+            .stderr
+            .take()
+            .map(|s| thread::spawn(move || read_bounded(s)));
+        Ok(Service {
+            child,
+            pgid,
+            stderr,
+        })
+    }
+
+    /// `Some(status)` once the child has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Stops the service (its whole group) and returns what it printed on stderr.
+    pub fn stop(mut self) -> String {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> String {
+        kill_group(self.pgid);
+        let _ = self.child.wait();
+        RUNNING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.pgid);
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 /// Marks the run as cancelled and kills every running child's process group. Safe to call
 /// from a signal-handling thread, and more than once.
 pub fn cancel_all() {
@@ -264,6 +346,31 @@ mod tests {
             timeout: Duration::from_millis(timeout_ms),
             capture_stdout: true,
         })
+    }
+
+    #[test]
+    fn a_service_and_its_children_die_with_its_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("child.pid");
+        let script = format!(
+            "sleep 30 & echo $! > '{}'; echo started >&2; wait",
+            pidfile.display()
+        );
+        let mut svc = Service::spawn(OsStr::new("/bin/sh"), &["-c".into(), script.into()]).unwrap();
+        for _ in 0..100 {
+            if pidfile.exists() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert!(svc.exited().is_none());
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(svc.stop(), "started");
+        assert_gone(pid);
     }
 
     #[test]

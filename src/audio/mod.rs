@@ -10,6 +10,7 @@
 
 pub mod inspect;
 pub mod read;
+pub mod resample;
 pub mod riff;
 
 /// Mono 16-bit PCM audio for one synthesis unit, with the timing marks the engine reported.

@@ -27,6 +27,8 @@ pub struct EspeakSettings {
     pub rate: u32,
     /// Pitch (0–99).
     pub pitch: u32,
+    /// Amplitude (0–200, 100 normal).
+    pub volume: u32,
     /// Deadline for one call.
     pub timeout: Duration,
 }
@@ -88,6 +90,7 @@ impl Synthesizer for EspeakNg {
                 ("voice".into(), self.settings.voice.clone()),
                 ("rate".into(), self.settings.rate.to_string()),
                 ("pitch".into(), self.settings.pitch.to_string()),
+                ("volume".into(), self.settings.volume.to_string()),
             ],
         })
     }
@@ -109,6 +112,8 @@ impl Synthesizer for EspeakNg {
             s.rate.to_string().into(),
             "-p".into(),
             s.pitch.to_string().into(),
+            "-a".into(),
+            s.volume.to_string().into(),
             "-b".into(),
             "1".into(), // UTF-8 input
             "--stdin".into(),

@@ -6,7 +6,9 @@
 //! names the engine; the conformance suite in `tests/it/conformance.rs` holds each backend to
 //! the same contract.
 
+pub mod command;
 pub mod espeak;
+pub mod http;
 pub mod mock;
 
 use crate::audio::Audio;
@@ -165,6 +167,99 @@ impl SynthError {
     }
 }
 
+/// Where a voice model's path comes from (for `{model}` in a command or server template).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ModelSource {
+    /// No model.
+    #[default]
+    None,
+    /// This path.
+    Path(String),
+    /// The first line this command prints (e.g. a Python package that knows where its model is).
+    Command(command::CommandTemplate),
+}
+
+impl ModelSource {
+    /// The model path (empty for [`ModelSource::None`]), running the command if there is one.
+    pub(crate) fn resolve(&self, engine: &str, timeout: Duration) -> Result<String, SynthError> {
+        match self {
+            ModelSource::None => Ok(String::new()),
+            ModelSource::Path(p) => Ok(p.clone()),
+            ModelSource::Command(cmd) => {
+                let finished = process::run(&process::Invocation {
+                    program: cmd.program().as_ref(),
+                    args: cmd.args(&|_| std::ffi::OsString::new()),
+                    stdin: None,
+                    timeout,
+                    capture_stdout: true,
+                })
+                .map_err(|e| {
+                    SynthError::from_run(
+                        engine,
+                        "install the voice model, or set `model` in the profile",
+                        e,
+                    )
+                })?;
+                let path = String::from_utf8_lossy(&finished.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string();
+                if !finished.status.success() || path.is_empty() {
+                    return Err(SynthError::Failed {
+                        engine: engine.to_string(),
+                        status: format!(
+                            "finding the voice model with `{}` failed ({})",
+                            cmd.source,
+                            process::describe_status(&finished.status)
+                        ),
+                        stderr: finished.stderr,
+                    });
+                }
+                Ok(path)
+            }
+        }
+    }
+}
+
+/// Runs an engine's version command and picks its version line: the first that mentions
+/// "version", else the first non-empty one; "unknown" without a command.
+pub(crate) fn engine_version(
+    cmd: Option<&command::CommandTemplate>,
+    engine: &str,
+    timeout: Duration,
+) -> Result<String, SynthError> {
+    let Some(cmd) = cmd else {
+        return Ok("unknown".into());
+    };
+    let finished = process::run(&process::Invocation {
+        program: cmd.program().as_ref(),
+        args: cmd.args(&|_| std::ffi::OsString::new()),
+        stdin: None,
+        timeout,
+        capture_stdout: true,
+    })
+    .map_err(|e| {
+        SynthError::from_run(
+            engine,
+            &format!("install {engine}, or fix `version_command`"),
+            e,
+        )
+    })?;
+    let out = String::from_utf8_lossy(&finished.stdout).into_owned() + "\n" + &finished.stderr;
+    let lines: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    Ok(lines
+        .iter()
+        .find(|l| l.to_lowercase().contains("version"))
+        .or(lines.first())
+        .map_or("unknown".into(), |l| l.to_string()))
+}
+
 /// Creates the backend a configuration asks for. Runs nothing; call
 /// [`Synthesizer::check`] before use.
 pub fn build(config: &crate::config::BackendConfig) -> Result<Box<dyn Synthesizer>, SynthError> {
@@ -172,5 +267,7 @@ pub fn build(config: &crate::config::BackendConfig) -> Result<Box<dyn Synthesize
     Ok(match config {
         BackendConfig::Espeak(s) => Box::new(espeak::EspeakNg::new(s.clone())?),
         BackendConfig::Mock(s) => Box::new(mock::Mock::new(s.clone())),
+        BackendConfig::Command(s) => Box::new(command::CommandBackend::new(s.clone())?),
+        BackendConfig::Http(s) => Box::new(http::Http::new(s.clone())?),
     })
 }

@@ -18,7 +18,8 @@ pub mod title;
 use std::path::Path;
 
 /// The article formats `aloud` reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Plain text.
     Text,

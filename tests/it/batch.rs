@@ -266,6 +266,7 @@ fn interrupt(env: &TestEnv, signal: nix::sys::signal::Signal) -> String {
     let child = std::process::Command::new(bin)
         .current_dir(env.path())
         .env("XDG_CACHE_HOME", env.path().join(".cache-home"))
+        .env("XDG_CONFIG_HOME", env.path().join(".config-home"))
         .args([
             "convert",
             "--backend",

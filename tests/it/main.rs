@@ -14,4 +14,6 @@ mod http_server;
 mod pages;
 mod readers;
 mod support;
+mod tts_server;
+mod voices;
 mod webdriver;

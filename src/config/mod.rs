@@ -1,36 +1,29 @@
 //! Settings the pipeline needs, already validated, with no trace of clap.
 //!
 //! [`ConvertRequest`] is what the user asked for (every field optional); [`resolve`] layers it
-//! over a voice profile and the defaults and checks every value, giving a [`ConvertConfig`].
-//! Precedence, highest first: command-line flags, the voice profile, built-in defaults.
+//! over the config files ([`file`]), the voice profile ([`profile`]) and the defaults, checks
+//! every value, and gives a [`ConvertConfig`]. Precedence, highest first: command-line flags,
+//! `./aloud.toml`, the user's `aloud.toml`, the voice profile, built-in defaults.
 //!
-//! Voice profiles are TOML files named `voices/NAME.toml`, looked up in the current folder's
-//! `voices/` and then among the profiles built into the binary (copies of the repository's
-//! `voices/`). `--voice NAME` with no such profile passes NAME to the engine as its own voice
-//! name.
+//! `--voice NAME` picks the profile `voices/NAME.toml`; a name with no profile is passed to the
+//! engine as its own voice name, over the default profile.
 
+pub mod file;
+pub mod profile;
+
+use crate::backend::ModelSource;
+use crate::backend::command::{self, CommandSettings, CommandTemplate};
 use crate::backend::espeak::EspeakSettings;
+use crate::backend::http::{HttpSettings, SERVER_PLACEHOLDERS, ServerSettings};
 use crate::backend::mock::MockSettings;
 use crate::cache::UnitCache;
 use crate::text::furniture::FurnitureFilter;
 use crate::text::speech::{Lexicon, LexiconFile, parse_lexicon};
 use crate::text::{DEFAULT_MAX_CHARS, Format, TextOptions};
+pub use profile::{DEFAULT_VOICE, VoiceProfile, load_profile, parse_profile};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// The profile used when `--voice` is not given.
-pub const DEFAULT_VOICE: &str = "en-us";
-
-/// Profiles compiled into the binary, so `aloud` works from any folder.
-const BUILTIN_PROFILES: &[(&str, &str)] = &[
-    ("en-us", include_str!("../voices/en-us.toml")),
-    ("en-gb", include_str!("../voices/en-gb.toml")),
-    ("mock", include_str!("../voices/mock.toml")),
-];
-
-/// Lexicons compiled into the binary (`voices/NAME.lexicon.toml`).
-const BUILTIN_LEXICONS: &[(&str, &str)] = &[("en", include_str!("../voices/en.lexicon.toml"))];
 
 /// Which synthesizer to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -41,26 +34,12 @@ pub enum BackendKind {
     /// The in-process mock (tones).
     #[serde(rename = "mock")]
     Mock,
-}
-
-/// A voice profile file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VoiceProfile {
-    /// One line for listings.
-    pub description: Option<String>,
-    /// The backend.
-    pub backend: Option<BackendKind>,
-    /// The engine's own voice name.
-    pub voice: Option<String>,
-    /// Words per minute.
-    pub rate: Option<u32>,
-    /// Pitch, 0–99.
-    pub pitch: Option<u32>,
-    /// Silence between paragraphs.
-    pub gap_ms: Option<u64>,
-    /// Pronunciation lexicon: `voices/NAME.lexicon.toml`.
-    pub lexicon: Option<String>,
+    /// Any program, through a command template.
+    #[serde(rename = "command")]
+    Command,
+    /// A TTS server over HTTP (piper's, or OpenAI-compatible).
+    #[serde(rename = "http")]
+    Http,
 }
 
 /// The output folder when none is given.
@@ -89,6 +68,18 @@ pub enum Command {
     },
     /// `aloud index`.
     Index(IndexRequest),
+    /// `aloud voices`.
+    Voices {
+        /// Print JSON.
+        json: bool,
+    },
+    /// `aloud doctor`.
+    Doctor {
+        /// Print JSON.
+        json: bool,
+    },
+    /// `aloud completions SHELL` or `aloud man`: text generated from the CLI definition.
+    Generated(String),
 }
 
 /// `aloud index [DIR]`: rebuild `DIR/index.html` from the manifests under DIR.
@@ -160,10 +151,20 @@ pub struct ConvertRequest {
     pub rate: Option<u32>,
     /// Pitch.
     pub pitch: Option<u32>,
+    /// Volume, 0–200.
+    pub volume: Option<u32>,
+    /// The articles' sample rate.
+    pub sample_rate: Option<u32>,
     /// Silence between paragraphs.
     pub gap_ms: Option<u64>,
+    /// Silence before a paragraph that starts a chapter.
+    pub chapter_gap_ms: Option<u64>,
     /// Per-call deadline in seconds.
     pub timeout_secs: Option<f64>,
+    /// The command backend's template.
+    pub command: Option<String>,
+    /// Use this config file instead of looking for `aloud.toml`.
+    pub config_file: Option<PathBuf>,
     /// Mock: milliseconds per character.
     pub mock_ms_per_char: Option<u32>,
     /// Mock: latency per call.
@@ -215,6 +216,10 @@ pub struct ConvertConfig {
     pub backend: BackendConfig,
     /// Silence between paragraphs.
     pub gap_ms: u64,
+    /// Silence before a paragraph that starts a chapter.
+    pub chapter_gap_ms: u64,
+    /// The articles' sample rate; `None`: the engine's.
+    pub sample_rate: Option<u32>,
     /// How articles are read and cut into units.
     pub text: TextOptions,
     /// Extra attempts for a failing engine call.
@@ -234,12 +239,16 @@ pub struct ConvertConfig {
 }
 
 /// A backend with its settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum BackendConfig {
     /// espeak-ng.
     Espeak(EspeakSettings),
     /// The mock.
     Mock(MockSettings),
+    /// A command template.
+    Command(CommandSettings),
+    /// A TTS server.
+    Http(HttpSettings),
 }
 
 /// A setting that cannot be used.
@@ -272,21 +281,18 @@ pub enum ConfigError {
     },
 }
 
-/// Layers `req` over its voice profile and the defaults. `cwd` is where `voices/` is looked
-/// up.
-pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigError> {
+/// Layers `req` over the config files, its voice profile and the defaults. `cwd` is where
+/// `aloud.toml` and `voices/` are looked up.
+pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigError> {
+    let files = file::find(cwd, req.config_file.as_deref())?;
+    file::apply(&mut req, &files);
+
     let (profile, engine_voice) = match &req.voice {
-        None => (
-            load_profile(DEFAULT_VOICE, cwd)?.expect("the default profile is built in"),
-            None,
-        ),
+        None => (default_profile(cwd)?, None),
         Some(name) => match load_profile(name, cwd)? {
-            Some(p) => (p, None),
+            Some((p, _)) => (p, None),
             // Not a profile: the engine's own voice name, over the default profile.
-            None => (
-                load_profile(DEFAULT_VOICE, cwd)?.expect("the default profile is built in"),
-                Some(name.clone()),
-            ),
+            None => (default_profile(cwd)?, Some(name.clone())),
         },
     };
 
@@ -296,6 +302,15 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
     check_range("--jobs", jobs as u64, 1, 1024)?;
     let gap_ms = req.gap_ms.or(profile.gap_ms).unwrap_or(400);
     check_range("--gap-ms", gap_ms, 0, 60_000)?;
+    let chapter_gap_ms = req
+        .chapter_gap_ms
+        .or(profile.chapter_gap_ms)
+        .unwrap_or(gap_ms);
+    check_range("--chapter-gap-ms", chapter_gap_ms, 0, 60_000)?;
+    let sample_rate = req.sample_rate.or(profile.sample_rate);
+    if let Some(r) = sample_rate {
+        check_range("--sample-rate", u64::from(r), 8000, 192_000)?;
+    }
     let timeout_secs = req.timeout_secs.unwrap_or(60.0);
     if !(timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs <= 86_400.0) {
         return Err(ConfigError::Invalid {
@@ -305,34 +320,45 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
     }
     let timeout = Duration::from_secs_f64(timeout_secs);
 
-    let backend = match req
-        .backend
-        .or(profile.backend)
-        .unwrap_or(BackendKind::EspeakNg)
+    let voice = engine_voice.or(profile.voice.clone());
+    if let Some(v) = &voice
+        && (v.is_empty() || v.starts_with('-') || v.chars().any(char::is_whitespace))
     {
-        BackendKind::EspeakNg => {
-            let voice = engine_voice
-                .or(profile.voice)
-                .unwrap_or_else(|| DEFAULT_VOICE.to_string());
-            if voice.is_empty() || voice.starts_with('-') || voice.chars().any(char::is_whitespace)
-            {
-                return Err(ConfigError::Invalid {
-                    option: "--voice",
-                    message: format!("{voice:?} is not a voice name"),
-                });
-            }
-            let rate = req.rate.or(profile.rate).unwrap_or(175);
-            check_range("--rate", u64::from(rate), 80, 450)?;
-            let pitch = req.pitch.or(profile.pitch).unwrap_or(50);
-            check_range("--pitch", u64::from(pitch), 0, 99)?;
-            BackendConfig::Espeak(EspeakSettings {
-                program: "espeak-ng".into(),
-                voice,
-                rate,
-                pitch,
-                timeout,
-            })
-        }
+        return Err(ConfigError::Invalid {
+            option: "--voice",
+            message: format!("{v:?} is not a voice name"),
+        });
+    }
+    let rate = req.rate.or(profile.rate).unwrap_or(175);
+    check_range("--rate", u64::from(rate), 80, 450)?;
+    let pitch = req.pitch.or(profile.pitch).unwrap_or(50);
+    check_range("--pitch", u64::from(pitch), 0, 99)?;
+    let volume = req.volume.or(profile.volume).unwrap_or(100);
+    check_range("--volume", u64::from(volume), 0, 200)?;
+    let model = model_source(&profile)?;
+    let version_command = profile
+        .version_command
+        .as_deref()
+        .map(|v| CommandTemplate::parse(v, &[], &[]))
+        .transpose()
+        .map_err(|message| ConfigError::Invalid {
+            option: "version_command",
+            message,
+        })?;
+
+    let kind = match (req.backend, &req.command) {
+        (None, Some(_)) => BackendKind::Command,
+        (kind, _) => kind.or(profile.backend).unwrap_or(BackendKind::EspeakNg),
+    };
+    let backend = match kind {
+        BackendKind::EspeakNg => BackendConfig::Espeak(EspeakSettings {
+            program: "espeak-ng".into(),
+            voice: voice.unwrap_or_else(|| DEFAULT_VOICE.to_string()),
+            rate,
+            pitch,
+            volume,
+            timeout,
+        }),
         BackendKind::Mock => {
             let defaults = MockSettings::default();
             let ms_per_char = req.mock_ms_per_char.unwrap_or(defaults.ms_per_char);
@@ -349,13 +375,76 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
                 ..defaults
             })
         }
+        BackendKind::Command => {
+            let Some(source) = req.command.or(profile.command.clone()) else {
+                return Err(ConfigError::Invalid {
+                    option: "--command",
+                    message: "the command backend needs a template, e.g. --command 'flite -voice {voice} -f {text_file} -o {out}' (or a profile with `command`)".into(),
+                });
+            };
+            let template = CommandTemplate::parse(&source, command::PLACEHOLDERS, &["out"])
+                .map_err(|message| ConfigError::Invalid {
+                    option: "--command",
+                    message,
+                })?;
+            BackendConfig::Command(CommandSettings {
+                template,
+                version_command,
+                voice: voice.unwrap_or_default(),
+                rate,
+                pitch,
+                volume,
+                model,
+                timeout,
+            })
+        }
+        BackendKind::Http => {
+            let Some(http) = profile.http.clone() else {
+                return Err(ConfigError::Invalid {
+                    option: "--backend",
+                    message: "the http backend needs a voice profile with an [http] table (e.g. --voice piper)".into(),
+                });
+            };
+            let server = http
+                .server
+                .map(|s| -> Result<ServerSettings, ConfigError> {
+                    Ok(ServerSettings {
+                        command: CommandTemplate::parse(&s.command, SERVER_PLACEHOLDERS, &["port"])
+                            .map_err(|message| ConfigError::Invalid {
+                                option: "http.server.command",
+                                message,
+                            })?,
+                        model,
+                        startup_timeout: Duration::from_secs_f64(
+                            s.startup_timeout.unwrap_or(120.0).clamp(1.0, 3600.0),
+                        ),
+                    })
+                })
+                .transpose()?;
+            let body = serde_json::to_value(&http.body)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default();
+            BackendConfig::Http(HttpSettings {
+                api: http.api,
+                endpoint: http.endpoint,
+                voice,
+                model: http.model,
+                body,
+                headers: http.headers.into_iter().collect(),
+                api_key_env: http.api_key_env,
+                timeout,
+                server,
+                version_command,
+            })
+        }
     };
 
     let max_chars = req.max_chars.unwrap_or(DEFAULT_MAX_CHARS);
     check_range("--max-chars", max_chars as u64, 50, 100_000)?;
     let mut lexicons: Vec<LexiconFile> = Vec::new();
     if let Some(name) = &profile.lexicon {
-        lexicons.push(load_named_lexicon(name, cwd)?);
+        lexicons.push(profile::load_named_lexicon(name, cwd)?);
     }
     for path in &req.lexicon_files {
         let src = read_file(path)?;
@@ -398,6 +487,8 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
         jobs,
         backend,
         gap_ms,
+        chapter_gap_ms,
+        sample_rate,
         text,
         retries,
         cache,
@@ -409,38 +500,32 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
     })
 }
 
+fn default_profile(cwd: &Path) -> Result<VoiceProfile, ConfigError> {
+    Ok(load_profile(DEFAULT_VOICE, cwd)?
+        .expect("the default profile is built in")
+        .0)
+}
+
+fn model_source(profile: &VoiceProfile) -> Result<ModelSource, ConfigError> {
+    Ok(match (&profile.model, &profile.model_command) {
+        (Some(m), _) => ModelSource::Path(m.clone()),
+        (None, Some(c)) => {
+            ModelSource::Command(CommandTemplate::parse(c, &[], &[]).map_err(|message| {
+                ConfigError::Invalid {
+                    option: "model_command",
+                    message,
+                }
+            })?)
+        }
+        (None, None) => ModelSource::None,
+    })
+}
+
 fn read_file(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|e| ConfigError::File {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
-}
-
-/// `voices/NAME.lexicon.toml` from the current folder, else the built-in copy.
-fn load_named_lexicon(name: &str, cwd: &Path) -> Result<LexiconFile, ConfigError> {
-    let path = cwd.join("voices").join(format!("{name}.lexicon.toml"));
-    let (src, path) = match std::fs::read_to_string(&path) {
-        Ok(src) => (src, path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let Some((_, src)) = BUILTIN_LEXICONS.iter().find(|(n, _)| *n == name) else {
-                return Err(ConfigError::File {
-                    path,
-                    message: format!("no lexicon named {name:?} (looked for this file)"),
-                });
-            };
-            (
-                src.to_string(),
-                PathBuf::from(format!("<built-in>/voices/{name}.lexicon.toml")),
-            )
-        }
-        Err(e) => {
-            return Err(ConfigError::File {
-                path,
-                message: e.to_string(),
-            });
-        }
-    };
-    parse_lexicon(&src).map_err(|message| ConfigError::File { path, message })
 }
 
 fn check_range(option: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
@@ -452,43 +537,6 @@ fn check_range(option: &'static str, value: u64, min: u64, max: u64) -> Result<(
             message: format!("{value} is out of range; use {min} to {max}"),
         })
     }
-}
-
-/// Finds and parses profile `name`: `cwd/voices/NAME.toml`, then the built-in copy.
-/// `Ok(None)` when there is no such profile (or the name cannot be a profile file name).
-pub fn load_profile(name: &str, cwd: &Path) -> Result<Option<VoiceProfile>, ConfigError> {
-    let is_file_name = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with('.');
-    if !is_file_name {
-        return Ok(None);
-    }
-    let path = cwd.join("voices").join(format!("{name}.toml"));
-    match std::fs::read_to_string(&path) {
-        Ok(src) => return parse_profile(&src, &path).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(ConfigError::Profile {
-                path,
-                message: e.to_string(),
-            });
-        }
-    }
-    BUILTIN_PROFILES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(n, src)| parse_profile(src, Path::new(&format!("<built-in>/voices/{n}.toml"))))
-        .transpose()
-}
-
-/// Parses a profile; errors carry TOML's line, column and key.
-pub fn parse_profile(src: &str, path: &Path) -> Result<VoiceProfile, ConfigError> {
-    toml::from_str(src).map_err(|e| ConfigError::Profile {
-        path: path.to_path_buf(),
-        message: e.to_string().trim_end().to_string(),
-    })
 }
 
 #[cfg(test)]
@@ -504,10 +552,10 @@ mod tests {
 
     #[test]
     fn builtin_profiles_and_lexicons_parse() {
-        for (name, src) in BUILTIN_PROFILES {
+        for (name, src) in profile::BUILTIN_PROFILES {
             parse_profile(src, Path::new(name)).unwrap();
         }
-        for (_, src) in BUILTIN_LEXICONS {
+        for (_, src) in profile::BUILTIN_LEXICONS {
             parse_lexicon(src).unwrap();
         }
     }
