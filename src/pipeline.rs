@@ -727,11 +727,18 @@ impl Sink {
             (*b"ISFT", software.as_str()),
             (*b"ICMT", job.name.as_str()),
         ];
-        let wav = WavWriter::new(
+        let mut wav = WavWriter::new(
             BufWriter::with_capacity(256 * 1024, tmp),
             sample_rate,
             &info,
         )?;
+        // Test aid: RF64 from a small size, so tests need not write 4 GiB.
+        if let Some(bytes) = std::env::var("ALOUD_TEST_RF64_THRESHOLD")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            wav = wav.with_rf64_threshold(bytes);
+        }
         let n = prepared.units.len();
         Ok(Sink {
             prepared,

@@ -6,6 +6,9 @@
 //! any `note` or `ltxt`. It reads chunk headers and metadata only; the audio is skipped, so it
 //! is cheap on a seven-hour file.
 //!
+//! RF64 files (EBU Tech 3306) are read too: their `ds64` chunk, which must come first, holds
+//! the real RIFF and data sizes.
+//!
 //! It shares no code with the writer on purpose: a bug in one must not hide in the other.
 
 use std::io::{self, Read, Seek, SeekFrom};
@@ -48,6 +51,8 @@ pub struct WavLayout {
     pub cues: Vec<InspectedCue>,
     /// Top-level chunk ids in file order.
     pub chunk_order: Vec<String>,
+    /// Whether the file is RF64.
+    pub rf64: bool,
 }
 
 /// Why a file is not a well-formed `aloud` WAV.
@@ -81,10 +86,27 @@ pub fn inspect<R: Read + Seek>(mut r: R) -> Result<WavLayout, InspectError> {
     let mut head = [0u8; 12];
     r.read_exact(&mut head)
         .map_err(|_| malformed(0, "shorter than a RIFF header"))?;
-    if &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
-        return Err(malformed(0, "not a RIFF/WAVE file"));
+    let rf64 = &head[0..4] == b"RF64";
+    if !(rf64 || &head[0..4] == b"RIFF") || &head[8..12] != b"WAVE" {
+        return Err(malformed(0, "not a RIFF/WAVE (or RF64) file"));
     }
-    let riff_size = u64::from(u32_at(&head, 4));
+    // RF64: the sizes live in the ds64 chunk, which must come first.
+    let mut ds64_data_size = None;
+    let riff_size = if rf64 {
+        if u32_at(&head, 4) != u32::MAX {
+            return Err(malformed(4, "an RF64 file's RIFF size must be 0xFFFFFFFF"));
+        }
+        let mut ds = [0u8; 36];
+        r.read_exact(&mut ds)
+            .map_err(|_| malformed(12, "RF64 without a ds64 chunk"))?;
+        if &ds[0..4] != b"ds64" || u32_at(&ds, 4) < 28 {
+            return Err(malformed(12, "an RF64 file must start with a ds64 chunk"));
+        }
+        ds64_data_size = Some(u64_at(&ds, 16));
+        u64_at(&ds, 8)
+    } else {
+        u64::from(u32_at(&head, 4))
+    };
     if riff_size != len - 8 {
         return Err(malformed(
             4,
@@ -114,7 +136,13 @@ pub fn inspect<R: Read + Seek>(mut r: R) -> Result<WavLayout, InspectError> {
         r.seek(SeekFrom::Start(pos))?;
         r.read_exact(&mut hdr)?;
         let id = fourcc(&hdr[0..4]);
-        let size = u64::from(u32_at(&hdr, 4));
+        let mut size = u64::from(u32_at(&hdr, 4));
+        if id == "data"
+            && size == u64::from(u32::MAX)
+            && let Some(real) = ds64_data_size
+        {
+            size = real;
+        }
         let body = pos + 8;
         let padded = size + size % 2;
         if body + padded > len {
@@ -267,6 +295,7 @@ pub fn inspect<R: Read + Seek>(mut r: R) -> Result<WavLayout, InspectError> {
         info,
         cues,
         chunk_order,
+        rf64,
     })
 }
 
@@ -338,6 +367,10 @@ fn fourcc(b: &[u8]) -> String {
 
 fn u16_at(b: &[u8], i: usize) -> u16 {
     u16::from_le_bytes([b[i], b[i + 1]])
+}
+
+fn u64_at(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
 }
 
 fn u32_at(b: &[u8], i: usize) -> u32 {

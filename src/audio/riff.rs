@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! RIFF <size> WAVE
+//!   JUNK (28 bytes)                       room for a ds64 chunk, should the file pass 4 GiB
 //!   fmt  (16 bytes, PCM)
 //!   LIST INFO (INAM, ISFT, ICMT, ...)     before data: readers that stop at data still see it
 //!   data <frames × 2 bytes>               streamed; its size is patched in `finish`
@@ -16,15 +17,21 @@
 //! size does not count; the RIFF size equals the file length minus 8. The writer never holds
 //! more than the caller's current buffer: audio is written as it arrives.
 //!
-//! Not handled here: files past 4 GiB (RF64). The writer refuses to wrap a 32-bit size and
-//! reports [`WavError::TooLarge`] instead.
+//! Past 4 GiB a 32-bit RIFF size would wrap, so the file becomes RF64 (EBU Tech 3306):
+//! `RIFF` becomes `RF64` with size `0xFFFFFFFF`, the reserved `JUNK` becomes `ds64` holding the
+//! real 64-bit RIFF size, data size and frame count, and the `data` size becomes `0xFFFFFFFF`.
+//! Cue positions stay 32-bit frame numbers (about 54 hours at 22.05 kHz); past that the writer
+//! reports [`WavError::TooLarge`] rather than wrap.
 
 use std::io::{self, Seek, SeekFrom, Write};
 
 /// Bytes per frame: mono, 16-bit.
 const BLOCK_ALIGN: u16 = 2;
-/// The largest `data` payload a 32-bit RIFF can describe, leaving room for the other chunks.
-const DEFAULT_MAX_DATA_BYTES: u64 = u32::MAX as u64 - 64 * 1024 * 1024;
+/// Above this many bytes of audio the file is written as RF64: a 32-bit RIFF must leave room
+/// for its other chunks.
+const DEFAULT_RF64_THRESHOLD: u64 = u32::MAX as u64 - 64 * 1024 * 1024;
+/// Cue points hold 32-bit frame numbers.
+const MAX_FRAMES: u64 = u32::MAX as u64;
 
 /// A four-character chunk or INFO identifier such as `INAM`.
 pub type FourCc = [u8; 4];
@@ -47,9 +54,9 @@ pub enum WavError {
     /// The underlying file could not be written.
     #[error("could not write the WAV file: {0}")]
     Io(#[from] io::Error),
-    /// The audio no longer fits in a 32-bit RIFF file.
+    /// The audio is longer than chapter markers can address.
     #[error(
-        "the audio is too long for a WAV file ({frames} frames, over 4 GiB); split the article or use a lower sample rate"
+        "the audio is too long for WAV chapter markers ({frames} frames, over 2^32); split the article or use a lower sample rate"
     )]
     TooLarge {
         /// Frames the article had reached.
@@ -77,7 +84,7 @@ pub struct WavWriter<W: Write + Seek> {
     /// File offset of the `data` chunk's size field.
     data_size_at: u64,
     frames: u64,
-    max_data_bytes: u64,
+    rf64_threshold: u64,
     scratch: Vec<u8>,
 }
 
@@ -90,6 +97,10 @@ impl<W: Write + Seek> WavWriter<W> {
         head.extend_from_slice(b"RIFF");
         head.extend_from_slice(&0u32.to_le_bytes()); // patched in finish
         head.extend_from_slice(b"WAVE");
+        // Reserved for ds64 (EBU Tech 3306), used only if the file passes 4 GiB.
+        head.extend_from_slice(b"JUNK");
+        head.extend_from_slice(&28u32.to_le_bytes());
+        head.extend_from_slice(&[0u8; 28]);
 
         head.extend_from_slice(b"fmt ");
         head.extend_from_slice(&16u32.to_le_bytes());
@@ -119,14 +130,15 @@ impl<W: Write + Seek> WavWriter<W> {
             riff_start: start,
             data_size_at,
             frames: 0,
-            max_data_bytes: DEFAULT_MAX_DATA_BYTES,
+            rf64_threshold: DEFAULT_RF64_THRESHOLD,
             scratch: Vec::new(),
         })
     }
 
-    /// Lowers the size limit, so tests can reach [`WavError::TooLarge`] without writing 4 GiB.
-    pub fn with_max_data_bytes(mut self, max: u64) -> Self {
-        self.max_data_bytes = max.min(DEFAULT_MAX_DATA_BYTES);
+    /// Switches to RF64 above `bytes` of audio instead of about 4 GiB, so tests can write an
+    /// RF64 file without writing 4 GiB.
+    pub fn with_rf64_threshold(mut self, bytes: u64) -> Self {
+        self.rf64_threshold = bytes.min(DEFAULT_RF64_THRESHOLD);
         self
     }
 
@@ -164,7 +176,7 @@ impl<W: Write + Seek> WavWriter<W> {
 
     fn reserve(&mut self, frames: u64) -> Result<(), WavError> {
         let total = self.frames + frames;
-        if total * u64::from(BLOCK_ALIGN) > self.max_data_bytes {
+        if total > MAX_FRAMES {
             return Err(WavError::TooLarge { frames: total });
         }
         self.frames = total;
@@ -220,11 +232,28 @@ impl<W: Write + Seek> WavWriter<W> {
             self.out.write_all(&tail)?;
         }
         let end = self.out.stream_position()?;
-        self.out.seek(SeekFrom::Start(self.riff_start + 4))?;
-        self.out
-            .write_all(&((end - self.riff_start - 8) as u32).to_le_bytes())?;
-        self.out.seek(SeekFrom::Start(self.data_size_at))?;
-        self.out.write_all(&(data_bytes as u32).to_le_bytes())?;
+        let riff_size = end - self.riff_start - 8;
+        if data_bytes > self.rf64_threshold {
+            let mut ds64 = Vec::with_capacity(36);
+            ds64.extend_from_slice(b"ds64");
+            ds64.extend_from_slice(&28u32.to_le_bytes());
+            ds64.extend_from_slice(&riff_size.to_le_bytes());
+            ds64.extend_from_slice(&data_bytes.to_le_bytes());
+            ds64.extend_from_slice(&self.frames.to_le_bytes());
+            ds64.extend_from_slice(&0u32.to_le_bytes()); // no table
+            self.out.seek(SeekFrom::Start(self.riff_start))?;
+            self.out.write_all(b"RF64")?;
+            self.out.write_all(&u32::MAX.to_le_bytes())?;
+            self.out.seek(SeekFrom::Start(self.riff_start + 12))?;
+            self.out.write_all(&ds64)?;
+            self.out.seek(SeekFrom::Start(self.data_size_at))?;
+            self.out.write_all(&u32::MAX.to_le_bytes())?;
+        } else {
+            self.out.seek(SeekFrom::Start(self.riff_start + 4))?;
+            self.out.write_all(&(riff_size as u32).to_le_bytes())?;
+            self.out.seek(SeekFrom::Start(self.data_size_at))?;
+            self.out.write_all(&(data_bytes as u32).to_le_bytes())?;
+        }
         self.out.seek(SeekFrom::Start(end))?;
         self.out.flush()?;
         Ok(self.out)
@@ -293,7 +322,10 @@ mod tests {
             ],
         );
         let l = inspect(Cursor::new(&bytes)).unwrap();
-        assert_eq!(l.chunk_order, ["fmt ", "LIST", "data", "cue ", "LIST"]);
+        assert_eq!(
+            l.chunk_order,
+            ["JUNK", "fmt ", "LIST", "data", "cue ", "LIST"]
+        );
         assert_eq!(
             (l.format_tag, l.channels, l.sample_rate, l.bits_per_sample),
             (1, 1, 22050, 16)
@@ -321,13 +353,69 @@ mod tests {
     }
 
     #[test]
-    fn too_large_is_refused_not_wrapped() {
-        let w = WavWriter::new(Cursor::new(Vec::new()), 8000, &[]).unwrap();
-        let mut w = w.with_max_data_bytes(10);
-        w.write_samples(&[0; 5]).unwrap();
+    fn past_the_threshold_the_file_becomes_rf64_with_its_chapters() {
+        let mut w = WavWriter::new(Cursor::new(Vec::new()), 8000, &[(*b"INAM", "Long")])
+            .unwrap()
+            .with_rf64_threshold(10);
+        w.write_samples(&[7; 5]).unwrap();
+        let small = w.finish(&[]).unwrap().into_inner();
+        assert_eq!(
+            &small[0..4],
+            b"RIFF",
+            "exactly at the threshold it stays RIFF"
+        );
+
+        let mut w = WavWriter::new(Cursor::new(Vec::new()), 8000, &[(*b"INAM", "Long")])
+            .unwrap()
+            .with_rf64_threshold(10);
+        w.write_samples(&[7; 6]).unwrap();
+        let regions = [
+            CueRegion {
+                title: "A".into(),
+                start: 0,
+                length: 2,
+            },
+            CueRegion {
+                title: "B".into(),
+                start: 2,
+                length: 4,
+            },
+        ];
+        let bytes = w.finish(&regions).unwrap().into_inner();
+        assert_eq!(&bytes[0..4], b"RF64");
+        assert_eq!(&bytes[4..8], &u32::MAX.to_le_bytes());
+        assert_eq!(&bytes[12..16], b"ds64");
+        let l = inspect(Cursor::new(&bytes)).unwrap();
+        assert_eq!(l.frames, 6);
+        assert_eq!(l.cues.len(), 2);
+        assert_eq!(l.cues[1].title.as_deref(), Some("B"));
+        assert_eq!(l.cues[1].sample_offset, 2);
+    }
+
+    #[test]
+    fn more_frames_than_cue_points_can_address_is_refused_not_wrapped() {
+        /// Discards everything; seeking works.
+        struct Sink(u64);
+        impl Write for Sink {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0 += b.len() as u64;
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        impl Seek for Sink {
+            fn seek(&mut self, _: SeekFrom) -> io::Result<u64> {
+                Ok(self.0)
+            }
+        }
+        let mut w = WavWriter::new(Sink(0), 8000, &[]).unwrap();
+        w.frames = MAX_FRAMES - 1;
+        w.write_samples(&[0]).unwrap();
         assert!(matches!(
             w.write_samples(&[0]),
-            Err(WavError::TooLarge { frames: 6 })
+            Err(WavError::TooLarge { .. })
         ));
     }
 
@@ -359,7 +447,7 @@ mod tests {
         );
         let l = inspect(Cursor::new(&bytes)).unwrap();
         assert_eq!(l.cues[0].title.as_deref(), Some("ab"));
-        assert_eq!(l.chunk_order, ["fmt ", "data", "cue ", "LIST"]);
+        assert_eq!(l.chunk_order, ["JUNK", "fmt ", "data", "cue ", "LIST"]);
     }
 
     proptest! {

@@ -108,7 +108,7 @@ impl TextOptions {
     /// Reads a file's bytes into an article and its units. `path` chooses the format and, by
     /// its stem, names an article that has no title of its own.
     pub fn read(&self, bytes: &[u8], path: &Path) -> Result<(Article, Vec<Unit>), TextError> {
-        let text = decode(bytes)?;
+        let text = without_controls(decode(bytes)?);
         let format = self.format.unwrap_or_else(|| Format::detect(path, &text));
         let parsed = match format {
             Format::Text => plain::parse(&text, &self.furniture),
@@ -288,6 +288,17 @@ fn decode_utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, TextEr
     Ok(out)
 }
 
+/// Control characters other than line ends and tabs (NUL, escape sequences, ...) carry no text:
+/// they become spaces, in the transcript as in the spoken text.
+fn without_controls(text: std::borrow::Cow<'_, str>) -> std::borrow::Cow<'_, str> {
+    let is_junk = |c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t');
+    if text.contains(is_junk) {
+        text.replace(is_junk, " ").into()
+    } else {
+        text
+    }
+}
+
 /// The units an engine speaks for `article`: each paragraph normalised for engines, the
 /// lexicon applied, and split at sentences into units of at most `max_chars` characters.
 pub fn units(article: &Article, options: &TextOptions) -> Vec<Unit> {
@@ -328,6 +339,15 @@ mod tests {
                 line: 3
             }
         );
+    }
+
+    #[test]
+    fn control_characters_become_spaces() {
+        let (article, units) = TextOptions::default()
+            .read(b"a\0b\x1b[31mred\x7f.\r\nnext", Path::new("x.txt"))
+            .unwrap();
+        assert_eq!(article.paragraphs[0].text, "a b [31mred .");
+        assert_eq!(units[1].text, "next");
     }
 
     #[test]

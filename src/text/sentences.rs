@@ -97,8 +97,8 @@ pub fn pack(text: &str, max_chars: usize) -> Vec<String> {
 fn cut_long(sentence: &str, max: usize) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut rest = sentence;
-    while rest.chars().count() > max {
-        let limit = rest.char_indices().nth(max).map_or(rest.len(), |(i, _)| i);
+    // `nth(max)` looks at most `max` characters ahead, so a 5 MB sentence stays linear.
+    while let Some((limit, _)) = rest.char_indices().nth(max) {
         let window = &rest[..limit];
         let clause = window
             .char_indices()

@@ -101,3 +101,59 @@ fn non_ascii_and_markup_titles_survive_every_reader() {
         "{vtt}"
     );
 }
+
+#[test]
+fn past_the_size_limit_the_wav_becomes_rf64_and_ffprobe_still_reads_its_chapters() {
+    if !require("ffprobe") {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write(
+        "long.txt",
+        "First paragraph of a long book.\n\nSecond.\n\nThird and last.",
+    );
+    // The threshold stands in for 4 GiB (about 27 hours at 22.05 kHz).
+    env.aloud()
+        .args(["convert", "--backend", "mock", "long.txt"])
+        .env("ALOUD_TEST_RF64_THRESHOLD", "100000")
+        .assert()
+        .success();
+    let m = env.manifest("output/long.json");
+    let wav = env.read("output/long.wav");
+    assert_eq!(&wav[0..4], b"RF64");
+    let layout = aloud::audio::inspect::inspect(std::io::Cursor::new(&wav)).unwrap();
+    assert!(layout.rf64);
+    assert_eq!(layout.frames, m["total_frames"].as_u64().unwrap());
+    let expected: Vec<(u64, String)> = m["chapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["start_frame"].as_u64().unwrap(),
+                c["title"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ffprobe_chapters(&env.path().join("output/long.wav")),
+        expected
+    );
+    let probe = output_of(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            env.path().join("output/long.wav").to_str().unwrap(),
+        ],
+    );
+    let duration: f64 = probe.trim().parse().unwrap();
+    assert!(
+        (duration - m["duration_seconds"].as_f64().unwrap()).abs() < 0.01,
+        "{duration}"
+    );
+}
