@@ -7,10 +7,13 @@
 //! outputs (`b.md` and `b.txt`), both keep their extension in the output name instead, with a
 //! warning; the choice depends only on the list of inputs, so it is the same on every run.
 
+use crate::audio::check::Expectation;
 use crate::audio::frames_to_ms;
 use crate::backend::{self, EngineInfo, SynthError};
 use crate::cache::UnitCache;
-use crate::config::{self, CacheAction, ConvertConfig, ConvertRequest, IndexRequest, Shard};
+use crate::config::{
+    self, BackendConfig, CacheAction, ConvertConfig, ConvertRequest, IndexRequest, Shard,
+};
 use crate::exit_codes::ExitCode;
 use crate::index;
 use crate::pipeline::{self, ArticleJob, Outcome, PipelineSettings, RunReport, UnitStats};
@@ -61,6 +64,11 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
         sample_rate: config.sample_rate.unwrap_or(engine.sample_rate),
         text: config.text.clone(),
         retries: config.retries,
+        expectation: match &config.backend {
+            BackendConfig::Espeak(s) => Expectation::espeak(s.rate),
+            BackendConfig::Mock(s) => Expectation::mock(s.ms_per_char),
+            _ => Expectation::other(),
+        },
         cache: config.cache.clone(),
         rebuild: config.force,
         fingerprint: fingerprint(&engine, &config),

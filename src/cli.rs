@@ -67,6 +67,20 @@ enum Commands {
     #[command(after_help = "Examples:\n  aloud index\n  aloud index out/")]
     Index(IndexArgs),
 
+    /// Re-read articles' outputs and check them against their manifests.
+    ///
+    /// For each NAME.json (or every one under a folder): every paragraph present and in order,
+    /// the WAV's structure and chunk sizes, its chapter markers and each chapter's audio hash,
+    /// the WebVTT chapters and the player page. Exits 1 with a precise report on any mismatch.
+    Verify {
+        /// Manifests (NAME.json) or folders of them.
+        #[arg(required = true, value_name = "MANIFEST|DIR")]
+        targets: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+
     /// List the voice profiles and each installed engine's own voices.
     Voices {
         /// Print JSON.
@@ -423,6 +437,7 @@ where
             dir: a.dir,
             quiet: a.quiet,
         }),
+        Commands::Verify { targets, json } => Command::Verify { targets, json },
         Commands::Voices { json } => Command::Voices { json },
         Commands::Doctor { json } => Command::Doctor { json },
         Commands::Completions { shell } => {

@@ -542,6 +542,7 @@ mod tests {
                 level: *level,
                 parent: None,
                 paragraphs: [i, i],
+                audio_sha256: String::new(),
             })
             .collect();
         let paragraphs = items

@@ -76,6 +76,14 @@ pub fn collect(out_dir: &Path, warnings: &mut Vec<String>) -> Vec<IndexEntry> {
     entries
 }
 
+/// Every `*.json` under `dir` (hidden files and folders skipped), relative to it, sorted.
+pub fn json_files(dir: &Path, warnings: &mut Vec<String>) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    walk(dir, Path::new(""), &mut found, warnings);
+    found.sort();
+    found
+}
+
 fn walk(root: &Path, rel: &Path, found: &mut Vec<PathBuf>, warnings: &mut Vec<String>) {
     let dir = root.join(rel);
     let mut entries: Vec<_> = match std::fs::read_dir(&dir) {

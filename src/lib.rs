@@ -22,6 +22,7 @@ pub mod process;
 pub mod report;
 pub mod segments;
 pub mod text;
+pub mod verify;
 
 use exit_codes::ExitCode;
 use std::ffi::OsString;
@@ -49,6 +50,7 @@ where
         config::Command::Segments { request, json } => segments::run(request, json),
         config::Command::Cache { action, dir, json } => batch::run_cache(action, dir, json),
         config::Command::Index(request) => batch::run_index(request),
+        config::Command::Verify { targets, json } => verify::run(&targets, json),
         config::Command::Voices { json } => doctor::run_voices(json),
         config::Command::Doctor { json } => doctor::run_doctor(json),
         config::Command::Generated(text) => {

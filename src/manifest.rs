@@ -117,6 +117,10 @@ pub struct ChapterRecord {
     pub parent: Option<usize>,
     /// Indices of the first and last paragraph it covers, sub-chapters included.
     pub paragraphs: [usize; 2],
+    /// SHA-256 of its audio (16-bit little-endian samples from `start_frame` to `end_frame`),
+    /// so `aloud verify` can tell a damaged WAV.
+    #[serde(default)]
+    pub audio_sha256: String,
 }
 
 /// One paragraph.
@@ -159,6 +163,9 @@ pub struct UnitRecord {
     pub start_frame: u64,
     /// One past the last frame.
     pub end_frame: u64,
+    /// The checks it passed (length for its text, not silent, not clipped, no long silence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<crate::audio::check::UnitCheck>,
 }
 
 /// Content that was not spoken.

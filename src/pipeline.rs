@@ -13,6 +13,7 @@
 //!   no file behind, and other articles go on.
 //! - The bytes written depend only on the input and settings, never on `jobs` or timing.
 
+use crate::audio::check::{Expectation, UnitCheck, check};
 use crate::audio::resample::resample;
 use crate::audio::riff::{CueRegion, WavError, WavWriter};
 use crate::audio::{Audio, ms_to_frames};
@@ -73,6 +74,8 @@ pub struct PipelineSettings {
     pub text: TextOptions,
     /// Extra attempts for a unit whose engine call fails (timeouts included).
     pub retries: u32,
+    /// What a unit's length should be for its text, for the checks every unit passes.
+    pub expectation: Expectation,
     /// Where synthesized units are kept between runs; `None` disables caching.
     pub cache: Option<UnitCache>,
     /// Convert articles even when their outputs are up to date.
@@ -301,7 +304,7 @@ enum Begun {
 }
 
 enum UnitResult {
-    Audio(Audio),
+    Audio(Audio, UnitCheck),
     Failed(SynthError),
     /// Not synthesized: its article had already failed, or the run was cancelled.
     Skipped,
@@ -412,21 +415,23 @@ struct Synthesis<'a> {
 }
 
 impl Synthesis<'_> {
-    /// The unit's audio at the article's rate: from the cache, else from the engine (with
-    /// retries, then cached), resampled when the engine's rate differs.
-    fn unit(&self, text: &str) -> Result<Audio, SynthError> {
-        let audio = self.native(text)?;
+    /// The unit's audio at the article's rate, and its check: from the cache, else from the
+    /// engine (with retries, then cached), resampled when the engine's rate differs.
+    fn unit(&self, text: &str) -> Result<(Audio, UnitCheck), SynthError> {
+        let (audio, unit_check) = self.native(text)?;
         if audio.sample_rate == self.settings.sample_rate {
-            return Ok(audio);
+            return Ok((audio, unit_check));
         }
-        resample(audio, self.settings.sample_rate).map_err(|message| SynthError::Io {
-            engine: self.synth.name().to_string(),
-            message,
-        })
+        let audio =
+            resample(audio, self.settings.sample_rate).map_err(|message| SynthError::Io {
+                engine: self.synth.name().to_string(),
+                message,
+            })?;
+        Ok((audio, unit_check))
     }
 
-    /// The unit's audio as the engine makes it.
-    fn native(&self, text: &str) -> Result<Audio, SynthError> {
+    /// The unit's audio as the engine makes it, checked.
+    fn native(&self, text: &str) -> Result<(Audio, UnitCheck), SynthError> {
         let key = self
             .settings
             .cache
@@ -434,17 +439,21 @@ impl Synthesis<'_> {
             .map(|_| unit_key(self.engine, text));
         if let (Some(cache), Some(key)) = (&self.settings.cache, &key) {
             match cache.get(key) {
+                // An entry that no longer passes the checks (they changed) is made again.
                 Lookup::Hit(audio) => {
-                    self.counters.cached.fetch_add(1, Ordering::Relaxed);
-                    return Ok(audio);
+                    let unit_check = check(&audio, text, self.settings.expectation);
+                    if unit_check.problem.is_none() {
+                        self.counters.cached.fetch_add(1, Ordering::Relaxed);
+                        return Ok((audio, unit_check));
+                    }
                 }
                 Lookup::Corrupt => {
                     self.counters.corrupt.fetch_add(1, Ordering::Relaxed);
                 }
-                _ => {}
+                Lookup::Miss => {}
             }
         }
-        let audio = self.with_retries(text)?;
+        let (audio, unit_check) = self.with_retries(text)?;
         self.counters.synthesized.fetch_add(1, Ordering::Relaxed);
         if let (Some(cache), Some(key)) = (&self.settings.cache, &key)
             && cache.put(key, &audio).is_err()
@@ -453,13 +462,22 @@ impl Synthesis<'_> {
                 .cache_write_errors
                 .fetch_add(1, Ordering::Relaxed);
         }
-        Ok(audio)
+        Ok((audio, unit_check))
     }
 
-    fn with_retries(&self, text: &str) -> Result<Audio, SynthError> {
+    fn with_retries(&self, text: &str) -> Result<(Audio, UnitCheck), SynthError> {
         let mut attempt = 0;
         loop {
-            let result = self.synth.synthesize(&Request { text });
+            let result = self.synth.synthesize(&Request { text }).and_then(|audio| {
+                let unit_check = check(&audio, text, self.settings.expectation);
+                match unit_check.problem.clone() {
+                    None => Ok((audio, unit_check)),
+                    Some(problem) => Err(SynthError::Rejected {
+                        engine: self.synth.name().to_string(),
+                        problem,
+                    }),
+                }
+            });
             match result {
                 Err(e)
                     if attempt < self.settings.retries
@@ -493,6 +511,7 @@ fn is_transient(e: &SynthError) -> bool {
         SynthError::Failed { .. }
             | SynthError::TimedOut { .. }
             | SynthError::BadAudio { .. }
+            | SynthError::Rejected { .. }
             | SynthError::Io { .. }
     )
 }
@@ -516,7 +535,7 @@ fn work(
             UnitResult::Skipped
         } else {
             match synthesis.unit(&item.prepared.units[item.unit].text) {
-                Ok(a) => UnitResult::Audio(a),
+                Ok((a, check)) => UnitResult::Audio(a, check),
                 Err(e) => UnitResult::Failed(e),
             }
         };
@@ -705,11 +724,16 @@ struct Sink {
     state: Result<TempWav, ArticleError>,
     /// Whether a unit was cancelled, so the article cannot finish.
     interrupted: bool,
-    pending: BTreeMap<usize, Audio>,
+    pending: BTreeMap<usize, (Audio, UnitCheck)>,
     next: usize,
     received: usize,
     /// Where each unit's audio starts and ends in the article's timeline.
     unit_spans: Vec<(u64, u64)>,
+    /// Each unit's check, once written.
+    unit_checks: Vec<Option<UnitCheck>>,
+    /// SHA-256 of the audio of each finished chapter, and of the one being written.
+    chapter_hashes: Vec<String>,
+    chapter_hasher: Sha256,
 }
 
 impl Sink {
@@ -749,6 +773,9 @@ impl Sink {
             next: 0,
             received: 0,
             unit_spans: vec![(0, 0); n],
+            unit_checks: vec![None; n],
+            chapter_hashes: Vec::new(),
+            chapter_hasher: Sha256::new(),
         })
     }
 
@@ -763,11 +790,12 @@ impl Sink {
             return done;
         }
         match result {
-            UnitResult::Audio(audio) => {
+            UnitResult::Audio(audio, unit_check) => {
                 done.released = 0;
-                self.pending.insert(unit, audio);
-                while let Some(audio) = self.pending.remove(&self.next) {
+                self.pending.insert(unit, (audio, unit_check));
+                while let Some((audio, unit_check)) = self.pending.remove(&self.next) {
                     done.released += 1;
+                    self.unit_checks[self.next] = Some(unit_check);
                     if let Err(e) = self.write_unit(self.next, &audio, settings) {
                         done.released += self.fail(e);
                         return done;
@@ -832,10 +860,20 @@ impl Sink {
             } else {
                 settings.gap_ms
             };
-            wav.write_silence(ms_to_frames(gap, audio.sample_rate))?;
+            let gap = ms_to_frames(gap, audio.sample_rate);
+            wav.write_silence(gap)?;
+            // The gap belongs to the chapter before: chapters end where the next starts.
+            hash_silence(&mut self.chapter_hasher, gap);
+            if starts_chapter {
+                let done = std::mem::replace(&mut self.chapter_hasher, Sha256::new());
+                self.chapter_hashes.push(hex(&done.finalize()));
+            }
         }
         let start = wav.frames();
         wav.write_samples(&audio.samples)?;
+        for s in &audio.samples {
+            self.chapter_hasher.update(s.to_le_bytes());
+        }
         self.unit_spans[index] = (start, wav.frames());
         Ok(())
     }
@@ -853,11 +891,18 @@ impl Sink {
             Ok(wav) => wav,
             Err(e) => return Some(Err(e)),
         };
+        let mut chapter_hashes = self.chapter_hashes;
+        chapter_hashes.push(hex(&self.chapter_hasher.finalize()));
+        let written = Written {
+            unit_spans: &self.unit_spans,
+            unit_checks: &self.unit_checks,
+            chapter_hashes: &chapter_hashes,
+        };
         Some(write_outputs(
             job,
             &self.prepared,
             wav,
-            &self.unit_spans,
+            &written,
             engine,
             settings,
         ))
@@ -879,18 +924,28 @@ fn paragraph_spans(
     spans
 }
 
+/// What was learnt while writing an article's audio.
+struct Written<'a> {
+    /// Where each unit starts and ends.
+    unit_spans: &'a [(u64, u64)],
+    /// Each unit's check.
+    unit_checks: &'a [Option<UnitCheck>],
+    /// SHA-256 of each chapter's audio.
+    chapter_hashes: &'a [String],
+}
+
 fn write_outputs(
     job: &ArticleJob,
     prepared: &Prepared,
     wav: TempWav,
-    unit_spans: &[(u64, u64)],
+    written: &Written<'_>,
     engine: &EngineInfo,
     settings: &PipelineSettings,
 ) -> Result<Converted, ArticleError> {
     let (article, units) = (&prepared.article, &prepared.units[..]);
     let rate = settings.sample_rate;
     let total = wav.frames();
-    let para_spans = paragraph_spans(article.paragraphs.len(), units, unit_spans);
+    let para_spans = paragraph_spans(article.paragraphs.len(), units, written.unit_spans);
     let paragraph_start: Vec<u64> = para_spans.iter().map(|s| s.0).collect();
     let spans: Vec<ChapterSpan> = article
         .chapters
@@ -939,7 +994,7 @@ fn write_outputs(
     let manifest = build_manifest(
         job,
         prepared,
-        unit_spans,
+        written,
         &spans,
         &para_spans,
         total,
@@ -986,7 +1041,7 @@ fn write_outputs(
 fn build_manifest(
     job: &ArticleJob,
     prepared: &Prepared,
-    unit_spans: &[(u64, u64)],
+    written: &Written<'_>,
     spans: &[ChapterSpan],
     para_spans: &[(u64, u64)],
     total: u64,
@@ -1031,6 +1086,7 @@ fn build_manifest(
                 level: c.level,
                 parent,
                 paragraphs: [c.first_paragraph, next - 1],
+                audio_sha256: written.chapter_hashes.get(i).cloned().unwrap_or_default(),
             }
         })
         .collect();
@@ -1043,7 +1099,7 @@ fn build_manifest(
             let mut unit_records = Vec::new();
             for (k, (u, &(start, end))) in units
                 .iter()
-                .zip(unit_spans)
+                .zip(written.unit_spans)
                 .enumerate()
                 .filter(|(_, (u, _))| u.paragraph == i)
             {
@@ -1056,6 +1112,7 @@ fn build_manifest(
                     spoken: u.text.clone(),
                     start_frame: start,
                     end_frame: end,
+                    check: written.unit_checks.get(k).cloned().flatten(),
                 });
             }
             let (start, end) = para_spans[i];
@@ -1113,6 +1170,17 @@ fn build_manifest(
                 text: s.text.clone(),
             })
             .collect(),
+    }
+}
+
+/// Feeds `frames` frames of 16-bit silence to a hash.
+fn hash_silence(hasher: &mut Sha256, frames: u64) {
+    const ZEROS: [u8; 4096] = [0; 4096];
+    let mut left = frames * 2;
+    while left > 0 {
+        let n = left.min(ZEROS.len() as u64) as usize;
+        hasher.update(&ZEROS[..n]);
+        left -= n as u64;
     }
 }
 

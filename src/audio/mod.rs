@@ -8,6 +8,7 @@
 //!
 //! Time is a `u64` count of sample frames everywhere; it becomes seconds only in text formats.
 
+pub mod check;
 pub mod inspect;
 pub mod read;
 pub mod resample;

@@ -114,6 +114,14 @@ pub enum SynthError {
         /// What failed.
         message: String,
     },
+    /// The audio failed the checks every unit must pass (see `audio::check`).
+    #[error("{engine} returned audio that fails the checks: {problem}")]
+    Rejected {
+        /// The engine.
+        engine: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// Every attempt failed; this is the last failure.
     #[error("{last} (gave up after {attempts} attempts)")]
     GaveUp {

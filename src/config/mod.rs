@@ -68,6 +68,13 @@ pub enum Command {
     },
     /// `aloud index`.
     Index(IndexRequest),
+    /// `aloud verify`.
+    Verify {
+        /// Manifests or folders.
+        targets: Vec<PathBuf>,
+        /// Print JSON.
+        json: bool,
+    },
     /// `aloud voices`.
     Voices {
         /// Print JSON.

@@ -10,6 +10,7 @@ mod cli;
 mod conformance;
 mod engines;
 mod formats;
+mod hardening;
 mod http_server;
 mod pages;
 mod readers;

@@ -1,0 +1,233 @@
+//! Checks every synthesized unit before it is accepted, so text cannot silently go missing.
+//!
+//! Engines fail quietly: they exit 0 having spoken half a paragraph, or nothing but silence, or
+//! clipped noise. A unit is accepted only if:
+//! - **its length fits its text**: for units of at least [`MIN_CHARS_FOR_RATE`] characters,
+//!   the speaking rate (characters per second of audio) lies within a band around what the
+//!   engine is expected to do (see [`Expectation`]); a unit far shorter than its text lost text,
+//!   one far longer is stuck or looping;
+//! - **it is not silent**: its peak is above [`SILENT_PEAK`] (about −50 dBFS);
+//! - **it is not clipped**: at most [`MAX_CLIPPED`] of its samples sit at full scale;
+//! - **it has no long silence inside**: no run of near-silence (below [`SILENT_PEAK`]) longer
+//!   than [`MAX_SILENCE_MS`] between its first and last sound; engines pause at most about
+//!   a second at a paragraph's end.
+//!
+//! A unit that fails is retried like an engine failure, then reported with its article and
+//! paragraph. The measured values go into the manifest for every unit.
+
+use super::Audio;
+use serde::{Deserialize, Serialize};
+
+/// Units shorter than this are not held to the rate band (a few characters can take any time).
+pub const MIN_CHARS_FOR_RATE: usize = 20;
+/// Peak below which a unit counts as silent (about −50 dBFS).
+pub const SILENT_PEAK: i16 = 100;
+/// Largest share of samples at full scale.
+pub const MAX_CLIPPED: f64 = 0.01;
+/// Longest silence allowed inside a unit.
+pub const MAX_SILENCE_MS: u64 = 3000;
+
+/// What rate of speech to expect from an engine, in characters per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Expectation {
+    /// The typical rate.
+    pub chars_per_second: f64,
+    /// How far from it a unit may be, as a factor (4 means from a quarter to four times).
+    pub tolerance: f64,
+}
+
+impl Expectation {
+    /// espeak-ng at `wpm` words per minute: about 17 characters per second at 175 wpm.
+    pub fn espeak(wpm: u32) -> Expectation {
+        Expectation {
+            chars_per_second: 17.0 * f64::from(wpm) / 175.0,
+            tolerance: 4.0,
+        }
+    }
+
+    /// The mock: exactly `1000 / ms_per_char`.
+    pub fn mock(ms_per_char: u32) -> Expectation {
+        Expectation {
+            chars_per_second: 1000.0 / f64::from(ms_per_char.max(1)),
+            tolerance: 1.5,
+        }
+    }
+
+    /// Any other engine: natural speech runs at 10 to 20 characters per second.
+    pub fn other() -> Expectation {
+        Expectation {
+            chars_per_second: 15.0,
+            tolerance: 5.0,
+        }
+    }
+}
+
+/// The measurements for one unit, and whether it passed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitCheck {
+    /// Characters of text per second of audio.
+    pub chars_per_second: f64,
+    /// Largest absolute sample.
+    pub peak: u16,
+    /// Share of samples at full scale.
+    pub clipped: f64,
+    /// Longest near-silence between the first and the last sound, in milliseconds.
+    pub longest_silence_ms: u64,
+    /// Why it failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Measures `audio` against `text` and `expect`.
+pub fn check(audio: &Audio, text: &str, expect: Expectation) -> UnitCheck {
+    let frames = audio.samples.len().max(1);
+    let seconds = frames as f64 / f64::from(audio.sample_rate.max(1));
+    let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+    let chars_per_second = round3(chars as f64 / seconds);
+    let peak = audio
+        .samples
+        .iter()
+        .map(|s| s.unsigned_abs())
+        .max()
+        .unwrap_or(0);
+    let full = audio
+        .samples
+        .iter()
+        .filter(|&&s| s == i16::MAX || s == i16::MIN)
+        .count();
+    let clipped = round3(full as f64 / frames as f64);
+    let longest_silence_ms =
+        longest_inner_silence(&audio.samples) * 1000 / u64::from(audio.sample_rate.max(1));
+
+    let (low, high) = (
+        expect.chars_per_second / expect.tolerance,
+        expect.chars_per_second * expect.tolerance,
+    );
+    let problem = if peak < SILENT_PEAK as u16 {
+        Some(format!("the audio is silent (peak {peak})"))
+    } else if clipped > MAX_CLIPPED {
+        Some(format!(
+            "the audio is clipped ({:.1}% of samples at full scale)",
+            clipped * 100.0
+        ))
+    } else if chars >= MIN_CHARS_FOR_RATE && chars_per_second > high {
+        Some(format!(
+            "{seconds:.2} s of audio is too short for {chars} characters ({chars_per_second} per second, expected at most {high:.0}): text is missing"
+        ))
+    } else if chars >= MIN_CHARS_FOR_RATE && chars_per_second < low {
+        Some(format!(
+            "{seconds:.2} s of audio is too long for {chars} characters ({chars_per_second} per second, expected at least {low:.1})"
+        ))
+    } else if longest_silence_ms > MAX_SILENCE_MS {
+        Some(format!(
+            "it holds {longest_silence_ms} ms of silence (at most {MAX_SILENCE_MS} ms expected)"
+        ))
+    } else {
+        None
+    };
+    UnitCheck {
+        chars_per_second,
+        peak,
+        clipped,
+        longest_silence_ms,
+        problem,
+    }
+}
+
+/// Frames in the longest run of near-silence after the first sound and before the last.
+fn longest_inner_silence(samples: &[i16]) -> u64 {
+    let loud = |s: &i16| s.unsigned_abs() >= SILENT_PEAK as u16;
+    let (Some(first), Some(last)) = (
+        samples.iter().position(loud),
+        samples.iter().rposition(loud),
+    ) else {
+        return 0;
+    };
+    let mut longest = 0u64;
+    let mut run = 0u64;
+    for s in &samples[first..=last] {
+        if loud(s) {
+            run = 0;
+        } else {
+            run += 1;
+            longest = longest.max(run);
+        }
+    }
+    longest
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(seconds: f64, amplitude: i16) -> Vec<i16> {
+        (0..(seconds * 8000.0) as usize)
+            .map(|i| ((i as f64 * 0.2).sin() * f64::from(amplitude)) as i16)
+            .collect()
+    }
+
+    const TEXT: &str = "Thirty characters of plain text"; // 27 non-space characters
+
+    #[test]
+    fn a_normal_unit_passes_and_is_measured() {
+        let a = Audio::new(8000, tone(2.0, 8000));
+        let c = check(&a, TEXT, Expectation::other());
+        assert_eq!(c.problem, None, "{c:?}");
+        assert_eq!(c.chars_per_second, 13.5);
+        assert!(c.peak > 7000);
+    }
+
+    #[test]
+    fn silence_clipping_missing_text_and_long_pauses_fail() {
+        let silent = Audio::new(8000, vec![3; 16000]);
+        assert!(
+            check(&silent, TEXT, Expectation::other())
+                .problem
+                .unwrap()
+                .contains("silent")
+        );
+        let clipped = Audio::new(
+            8000,
+            tone(2.0, i16::MAX)
+                .iter()
+                .map(|s| s.saturating_mul(4))
+                .collect(),
+        );
+        assert!(
+            check(&clipped, TEXT, Expectation::other())
+                .problem
+                .unwrap()
+                .contains("clipped")
+        );
+        let short = Audio::new(8000, tone(0.2, 8000));
+        assert!(
+            check(&short, TEXT, Expectation::other())
+                .problem
+                .unwrap()
+                .contains("text is missing")
+        );
+        let long = Audio::new(8000, tone(30.0, 8000));
+        assert!(
+            check(&long, TEXT, Expectation::other())
+                .problem
+                .unwrap()
+                .contains("too long")
+        );
+        let mut gap = tone(1.0, 8000);
+        gap.extend(vec![0; 8000 * 4]);
+        gap.extend(tone(1.0, 8000));
+        let c = check(&Audio::new(8000, gap), "x", Expectation::other());
+        assert!(c.problem.unwrap().contains("silence"));
+        assert_eq!(c.longest_silence_ms, 4000);
+    }
+
+    #[test]
+    fn short_units_are_not_held_to_the_rate() {
+        let a = Audio::new(8000, tone(3.0, 8000));
+        assert_eq!(check(&a, "Iraq.", Expectation::other()).problem, None);
+    }
+}
