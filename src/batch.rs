@@ -526,12 +526,19 @@ fn name_outputs(
         .collect()
 }
 
-/// Keeps only normal components, so no output can escape the output folder.
+/// Keeps only normal components, so no output can escape the output folder, and makes each a
+/// name every output can carry: valid UTF-8 (invalid bytes become U+FFFD, as in the manifest
+/// and the page, which name the files) without control characters (a newline becomes `_`).
 fn safe_relative(p: &Path) -> PathBuf {
     let kept: PathBuf = p
         .components()
         .filter_map(|c| match c {
-            Component::Normal(n) => Some(n),
+            Component::Normal(n) => Some(
+                n.to_string_lossy()
+                    .chars()
+                    .map(|c| if c.is_control() { '_' } else { c })
+                    .collect::<String>(),
+            ),
             _ => None,
         })
         .collect();
@@ -625,6 +632,13 @@ mod tests {
         assert!(err.to_string().contains("nope.txt"), "{err}");
         let err = discover(&[d.path().to_path_buf()], &d.path().join("o")).unwrap_err();
         assert!(err.to_string().starts_with("no articles found in"), "{err}");
+    }
+
+    #[test]
+    fn output_names_are_utf8_without_control_characters() {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Path::new(std::ffi::OsStr::from_bytes(b"a\nb \xff\"q\".txt"));
+        assert_eq!(safe_relative(odd), PathBuf::from("a_b \u{fffd}\"q\".txt"));
     }
 
     #[test]

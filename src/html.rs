@@ -362,8 +362,8 @@ fn transcript(h: &mut String, m: &Manifest, target: &str) {
 fn heading_level(m: &Manifest, p: &ParagraphRecord) -> u8 {
     let level = m
         .chapters
-        .iter()
-        .find(|c| c.paragraphs[0] == p.index)
+        .get(p.chapter)
+        .filter(|c| c.paragraphs[0] == p.index)
         .map_or(1, |c| c.level);
     (level.saturating_add(2)).clamp(3, 6)
 }

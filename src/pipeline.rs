@@ -293,6 +293,8 @@ struct Prepared {
     units: Vec<Unit>,
     /// SHA-256 of the source file's bytes.
     input_sha256: String,
+    /// For each paragraph, whether a chapter starts there.
+    chapter_starts: Vec<bool>,
 }
 
 /// How an article begins.
@@ -378,6 +380,7 @@ fn prepare(job: &ArticleJob, settings: &PipelineSettings) -> Result<Begun, Artic
     }
     let (article, units) = settings.text.read(&bytes, &job.source)?;
     Ok(Begun::Work(Arc::new(Prepared {
+        chapter_starts: article.chapter_starts(),
         article,
         units,
         input_sha256,
@@ -714,7 +717,7 @@ struct Accepted {
     paragraphs: Vec<u64>,
 }
 
-type TempWav = WavWriter<BufWriter<NamedTempFile>>;
+type TempWav = WavWriter<BufWriter<OutputFile>>;
 
 /// One article being written.
 struct Sink {
@@ -752,7 +755,7 @@ impl Sink {
             (*b"ICMT", job.name.as_str()),
         ];
         let mut wav = WavWriter::new(
-            BufWriter::with_capacity(256 * 1024, tmp),
+            BufWriter::with_capacity(256 * 1024, OutputFile(tmp)),
             sample_rate,
             &info,
         )?;
@@ -849,12 +852,7 @@ impl Sink {
         let first_of_paragraph =
             index == 0 || self.prepared.units[index - 1].paragraph != paragraph;
         if first_of_paragraph && index > 0 {
-            let starts_chapter = self
-                .prepared
-                .article
-                .chapters
-                .iter()
-                .any(|c| c.first_paragraph == paragraph);
+            let starts_chapter = self.prepared.chapter_starts[paragraph];
             let gap = if starts_chapter {
                 settings.chapter_gap_ms
             } else {
@@ -984,7 +982,8 @@ fn write_outputs(
         .map_err(|e| ArticleError::Write {
             path: wav_path.clone(),
             source: e.into_error(),
-        })?;
+        })?
+        .0;
     let wav_bytes = wav_tmp
         .as_file()
         .metadata()
@@ -1056,13 +1055,10 @@ fn build_manifest(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let chapter_of = |p: usize| {
-        article
-            .chapters
-            .iter()
-            .rposition(|c| c.first_paragraph <= p)
-            .unwrap_or(0)
-    };
+    // Everything here is linear in the article's size: 100,000 paragraphs must not take long.
+    let chapter_of = article.chapter_of_paragraphs();
+    let parents = article.chapter_parents();
+    let unit_ranges = text::units_by_paragraph(article.paragraphs.len(), units);
     let chapters = spans
         .iter()
         .enumerate()
@@ -1074,9 +1070,7 @@ fn build_manifest(
                 .iter()
                 .find(|n| n.level <= c.level)
                 .map_or(article.paragraphs.len(), |n| n.first_paragraph);
-            let parent = article.chapters[..i]
-                .iter()
-                .rposition(|p| p.level < c.level);
+            let parent = parents[i];
             ChapterRecord {
                 index: i,
                 title: s.title.clone(),
@@ -1097,12 +1091,8 @@ fn build_manifest(
         .map(|(i, p)| {
             let mut hash = Sha256::new();
             let mut unit_records = Vec::new();
-            for (k, (u, &(start, end))) in units
-                .iter()
-                .zip(written.unit_spans)
-                .enumerate()
-                .filter(|(_, (u, _))| u.paragraph == i)
-            {
+            for k in unit_ranges[i].clone() {
+                let (u, (start, end)) = (&units[k], written.unit_spans[k]);
                 if !unit_records.is_empty() {
                     hash.update(b"\n");
                 }
@@ -1118,7 +1108,7 @@ fn build_manifest(
             let (start, end) = para_spans[i];
             ParagraphRecord {
                 index: i,
-                chapter: chapter_of(i),
+                chapter: chapter_of[i],
                 kind: p.kind.name().to_string(),
                 title: text::title::opening_words(&p.text, text::title::MAX_TITLE_CHARS),
                 text: p.text.clone(),
@@ -1213,13 +1203,52 @@ fn temp_beside(final_path: &Path) -> Result<NamedTempFile, ArticleError> {
         .map_err(err)
 }
 
+/// A temporary output file being written.
+///
+/// Test aid: with `ALOUD_TEST_DISK_FULL_AFTER=BYTES` in the environment, all output files of
+/// the process share that many bytes, after which writes fail with "No space left on device",
+/// as on a full disk; tests need no small filesystem to reach that path.
+struct OutputFile(NamedTempFile);
+
+impl Write for OutputFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        take_disk_budget(buf.len())?;
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl std::io::Seek for OutputFile {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+fn take_disk_budget(bytes: usize) -> std::io::Result<()> {
+    static BUDGET: std::sync::OnceLock<Option<AtomicU64>> = std::sync::OnceLock::new();
+    let budget = BUDGET.get_or_init(|| {
+        std::env::var("ALOUD_TEST_DISK_FULL_AFTER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(AtomicU64::new)
+    });
+    let Some(left) = budget else { return Ok(()) };
+    let bytes = bytes as u64;
+    left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| l.checked_sub(bytes))
+        .map(drop)
+        .map_err(|_| std::io::Error::from_raw_os_error(28)) // ENOSPC
+}
+
 fn temp_with(final_path: &Path, bytes: &[u8]) -> Result<NamedTempFile, ArticleError> {
-    let mut tmp = temp_beside(final_path)?;
+    let mut tmp = OutputFile(temp_beside(final_path)?);
     tmp.write_all(bytes)
         .and_then(|_| tmp.flush())
         .map_err(|source| ArticleError::Write {
             path: final_path.to_path_buf(),
             source,
         })?;
-    Ok(tmp)
+    Ok(tmp.0)
 }

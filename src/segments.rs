@@ -130,12 +130,8 @@ pub fn run(request: ConvertRequest, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn article_doc<'a>(source: &str, a: &'a Article, units: &'a [Unit]) -> ArticleDoc<'a> {
-    let chapter_of = |p: usize| {
-        a.chapters
-            .iter()
-            .rposition(|c| c.first_paragraph <= p)
-            .unwrap_or(0)
-    };
+    let chapter_of = a.chapter_of_paragraphs();
+    let unit_ranges = crate::text::units_by_paragraph(a.paragraphs.len(), units);
     ArticleDoc {
         source: source.to_string(),
         title: &a.title,
@@ -158,12 +154,11 @@ fn article_doc<'a>(source: &str, a: &'a Article, units: &'a [Unit]) -> ArticleDo
             .enumerate()
             .map(|(i, p)| ParagraphDoc {
                 index: i,
-                chapter: chapter_of(i),
+                chapter: chapter_of[i],
                 kind: p.kind.name(),
                 text: &p.text,
-                units: units
+                units: units[unit_ranges[i].clone()]
                     .iter()
-                    .filter(|u| u.paragraph == i)
                     .map(|u| u.text.as_str())
                     .collect(),
             })
@@ -186,6 +181,16 @@ fn write_text(
     a: &Article,
     units: &[Unit],
 ) -> std::io::Result<()> {
+    let unit_ranges = crate::text::units_by_paragraph(a.paragraphs.len(), units);
+    let chapter_of = a.chapter_of_paragraphs();
+    let mut skipped_before: std::collections::BTreeMap<usize, Vec<&crate::text::Skipped>> =
+        Default::default();
+    for s in &a.skipped {
+        skipped_before
+            .entry(s.before_paragraph)
+            .or_default()
+            .push(s);
+    }
     writeln!(out, "{source}")?;
     writeln!(out, "  title: {}", a.title)?;
     if let Some(author) = &a.author {
@@ -202,7 +207,7 @@ fn write_text(
         units.len()
     )?;
     for (i, p) in a.paragraphs.iter().enumerate() {
-        for s in a.skipped.iter().filter(|s| s.before_paragraph == i) {
+        for s in skipped_before.get(&i).into_iter().flatten() {
             writeln!(
                 out,
                 "      (not spoken: {} block, {} lines)",
@@ -210,16 +215,12 @@ fn write_text(
                 s.text.lines().count()
             )?;
         }
-        if let Some((k, c)) = a
-            .chapters
-            .iter()
-            .enumerate()
-            .find(|(_, c)| c.first_paragraph == i)
-        {
+        let k = chapter_of[i];
+        if let Some(c) = a.chapters.get(k).filter(|c| c.first_paragraph == i) {
             let indent = "  ".repeat(usize::from(c.level));
             writeln!(out, "{indent}chapter {}: {}", k + 1, c.title)?;
         }
-        for (n, u) in units.iter().filter(|u| u.paragraph == i).enumerate() {
+        for (n, u) in units[unit_ranges[i].clone()].iter().enumerate() {
             writeln!(
                 out,
                 "      p{}.{} [{}] {}",

@@ -323,16 +323,31 @@ fn check_page(m: &Manifest, path: &Path, problems: &mut Vec<String>) {
         Ok(t) => t,
         Err(e) => return problems.push(format!("{name}: {e}")),
     };
+    // One pass over the page: the chapter links and the paragraph anchors it holds.
+    let mut links = std::collections::HashSet::new();
+    for part in page.split("data-start=\"").skip(1) {
+        if let Some((start, rest)) = part.split_once('"')
+            && let Some(k) = rest
+                .strip_prefix(" data-chapter=\"")
+                .and_then(|r| r.split_once('"'))
+        {
+            links.insert((start.to_string(), k.0.to_string()));
+        }
+    }
+    let anchors: std::collections::HashSet<&str> = page
+        .split(" id=\"p")
+        .skip(1)
+        .filter_map(|part| part.split_once('"').map(|(n, _)| n))
+        .collect();
     for (k, c) in m.chapters.iter().enumerate() {
         let ms = frames_to_ms(c.start_frame, m.sample_rate);
         let start = format!("{}.{:03}", ms / 1000, ms % 1000);
-        let link = format!("data-start=\"{start}\" data-chapter=\"{k}\"");
-        if !page.contains(&link) {
+        if !links.contains(&(start.clone(), k.to_string())) {
             problems.push(format!("{name}: no link to chapter {} at {start} s", k + 1));
         }
     }
     for p in &m.paragraphs {
-        if !page.contains(&format!(" id=\"p{}\"", p.index + 1)) {
+        if !anchors.contains((p.index + 1).to_string().as_str()) {
             problems.push(format!(
                 "{name}: paragraph {} is missing from the transcript",
                 p.index + 1

@@ -145,6 +145,74 @@ pub struct Article {
     pub skipped: Vec<Skipped>,
 }
 
+impl Article {
+    /// For each paragraph, the index of the (innermost) chapter it belongs to.
+    pub fn chapter_of_paragraphs(&self) -> Vec<usize> {
+        let mut out = Vec::with_capacity(self.paragraphs.len());
+        let mut chapter = 0;
+        for p in 0..self.paragraphs.len() {
+            while self
+                .chapters
+                .get(chapter + 1)
+                .is_some_and(|c| c.first_paragraph <= p)
+            {
+                chapter += 1;
+            }
+            out.push(chapter);
+        }
+        out
+    }
+
+    /// For each paragraph, whether a chapter starts there.
+    pub fn chapter_starts(&self) -> Vec<bool> {
+        let mut out = vec![false; self.paragraphs.len()];
+        for c in &self.chapters {
+            if let Some(s) = out.get_mut(c.first_paragraph) {
+                *s = true;
+            }
+        }
+        out
+    }
+
+    /// For each chapter, the chapter it is nested in (the nearest earlier one of a lower
+    /// level).
+    pub fn chapter_parents(&self) -> Vec<Option<usize>> {
+        let mut stack: Vec<usize> = Vec::new();
+        self.chapters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                while stack
+                    .last()
+                    .is_some_and(|&j| self.chapters[j].level >= c.level)
+                {
+                    stack.pop();
+                }
+                let parent = stack.last().copied();
+                stack.push(i);
+                parent
+            })
+            .collect()
+    }
+}
+
+/// For each paragraph, the range of its units in `units` (units come in paragraph order).
+pub fn units_by_paragraph(paragraphs: usize, units: &[Unit]) -> Vec<std::ops::Range<usize>> {
+    let mut out = vec![0..0; paragraphs];
+    let mut i = 0;
+    while i < units.len() {
+        let p = units[i].paragraph;
+        let start = i;
+        while i < units.len() && units[i].paragraph == p {
+            i += 1;
+        }
+        if let Some(r) = out.get_mut(p) {
+            *r = start..i;
+        }
+    }
+    out
+}
+
 /// One paragraph of the article: a block of text spoken as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paragraph {

@@ -57,14 +57,18 @@ pub fn parse(text: &str, furniture: &FurnitureFilter) -> Parsed {
     }
 }
 
-/// Short, no sentence-final or clause punctuation, not a list item.
+/// Short, no sentence-final or clause punctuation, starting like words do (not a list item,
+/// not markup): a line that is not clearly a title stays text, because a title is not spoken.
 fn looks_like_title(line: &str) -> bool {
     let t = line.trim();
     let words = t.split_whitespace().count();
     (1..=14).contains(&words)
         && t.chars().count() <= 100
-        && !t.ends_with(['.', ',', ';', ':', '!', '?', '"', '\u{201d}'])
-        && !t.starts_with(['-', '*', '\u{2022}'])
+        && !t.ends_with(['.', ',', ';', ':', '!', '?', '"', '\u{201d}', '>', ')', ']'])
+        && t.chars().next().is_some_and(|c| {
+            c.is_alphanumeric() || matches!(c, '"' | '\'' | '\u{201c}' | '\u{2018}')
+        })
+        && !t.contains(['<', '{', '|'])
 }
 
 /// The wrap width if the non-blank lines look hard-wrapped: at least three lines, and most
@@ -169,6 +173,8 @@ mod tests {
         assert_eq!(texts("A sentence.\n\nMore.").0, None);
         assert_eq!(texts("Heading\nMore.").0, None);
         assert_eq!(texts("Only a line\n\n").0, None);
+        assert_eq!(texts("<speak>Hello</speak>\n\nMore.").0, None);
+        assert_eq!(texts("- a list item\n\nMore.").0, None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! [`support::require`]: where the program is missing they fail under `CI=true` and print a
 //! loud SKIPPED line elsewhere. `.ci/run` installs all of them.
 
+mod bad_inputs;
 mod batch;
 mod browser;
 mod cli;
