@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod conformance;
 mod engines;
+mod faults;
 mod formats;
 mod hardening;
 mod http_server;
