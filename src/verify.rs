@@ -58,7 +58,13 @@ pub fn run(targets: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     let verdicts: Vec<Verdict> = manifests.iter().map(|m| verify(m)).collect();
     let failed = verdicts.iter().filter(|v| !v.problems.is_empty()).count();
     if json {
-        println!("{}", serde_json::to_string_pretty(&verdicts)?);
+        use std::io::Write;
+        let text = serde_json::to_string_pretty(&verdicts)?;
+        if let Err(e) = writeln!(std::io::stdout().lock(), "{text}")
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(e.into());
+        }
     } else {
         for v in &verdicts {
             if v.problems.is_empty() {
