@@ -876,6 +876,7 @@ fn write_outputs(
                 .chapters
                 .get(i + 1)
                 .map_or(total, |n| paragraph_start[n.first_paragraph]),
+            level: c.level,
         })
         .collect();
     let regions: Vec<CueRegion> = spans
