@@ -11,6 +11,7 @@ use crate::audio::frames_to_ms;
 use crate::backend::{self, EngineInfo, SynthError};
 use crate::cache::UnitCache;
 use crate::config::{self, CacheAction, ConvertConfig, ConvertRequest, IndexRequest, Shard};
+use crate::encode::Ffmpeg;
 use crate::exit_codes::ExitCode;
 use crate::index;
 use crate::pipeline::{self, ArticleJob, Outcome, PipelineSettings, RunReport, UnitStats};
@@ -53,6 +54,12 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
             return Err(anyhow::Error::new(e).context(format!("{} is not usable", synth.name())));
         }
     };
+    // ffmpeg is checked once, before any synthesis, when a compressed format is asked for.
+    let ffmpeg = if config.publishing.needs_ffmpeg() {
+        Some(Ffmpeg::check(&config.publishing.formats)?)
+    } else {
+        None
+    };
     let started = Instant::now();
     let settings = PipelineSettings {
         jobs: config.jobs,
@@ -61,7 +68,9 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
         retries: config.retries,
         cache: config.cache.clone(),
         rebuild: config.force,
-        fingerprint: fingerprint(&engine, &config),
+        fingerprint: fingerprint(&engine, ffmpeg.as_ref(), &config),
+        publishing: config.publishing.clone(),
+        ffmpeg,
     };
     let bytes: Vec<u64> = found
         .jobs
@@ -115,11 +124,13 @@ pub fn in_shard(name: &str, shard: Shard) -> bool {
     n % u64::from(shard.count) == u64::from(shard.index)
 }
 
-/// SHA-256 of everything that shapes an article's outputs besides its source.
-fn fingerprint(engine: &EngineInfo, config: &ConvertConfig) -> String {
+/// SHA-256 of everything that shapes an article's outputs besides its source: the engine
+/// and voice, the text options, the files asked for with their bit rates and loudness, and
+/// the versions of aloud and of the ffmpeg that encodes.
+fn fingerprint(engine: &EngineInfo, ffmpeg: Option<&Ffmpeg>, config: &ConvertConfig) -> String {
     let mut settings = engine.settings.clone();
     settings.sort();
-    let text = format!(
+    let mut text = format!(
         "aloud {}\nengine={}\nversion={}\nrate={}\nsettings={settings:?}\ngap_ms={}\n{}",
         env!("CARGO_PKG_VERSION"),
         engine.name,
@@ -128,6 +139,10 @@ fn fingerprint(engine: &EngineInfo, config: &ConvertConfig) -> String {
         config.gap_ms,
         config.text.describe()
     );
+    text.push_str(&config.publishing.describe());
+    if let Some(ffmpeg) = ffmpeg {
+        text.push_str(&format!("encoder={}\n", ffmpeg.version));
+    }
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -486,7 +486,7 @@ fn markup_in_titles_and_text_renders_as_text() {
     m.title = evil_title.to_string();
     m.chapters[0].title = evil_title.to_string();
     let audio = [aloud::html::AudioFile {
-        name: m.files.wav.clone(),
+        name: m.files.wav.clone().unwrap(),
         mime: "audio/wav".into(),
         bytes: 1,
         duration_ms: 1,
