@@ -162,8 +162,37 @@ pub struct Summary {
     pub wall_seconds: f64,
     /// Whether the run was interrupted.
     pub interrupted: bool,
+    /// How loud the articles converted or up to date are (`null` when none could be
+    /// measured).
+    pub loudness: Option<LoudnessSpread>,
     /// Every article that failed, with why.
     pub failures: Vec<Failure>,
+}
+
+/// The range of the articles' integrated loudness: how evenly loud a batch is.
+#[derive(Debug, PartialEq, serde::Serialize)]
+pub struct LoudnessSpread {
+    /// Articles measured.
+    pub articles: usize,
+    /// The quietest, LUFS.
+    pub min_lufs: f64,
+    /// The loudest, LUFS.
+    pub max_lufs: f64,
+    /// `max_lufs - min_lufs`, LU.
+    pub spread_lu: f64,
+}
+
+impl LoudnessSpread {
+    fn of(levels: &[f64]) -> Option<LoudnessSpread> {
+        let min = levels.iter().copied().reduce(f64::min)?;
+        let max = levels.iter().copied().reduce(f64::max)?;
+        Some(LoudnessSpread {
+            articles: levels.len(),
+            min_lufs: min,
+            max_lufs: max,
+            spread_lu: crate::manifest::round_db(max - min),
+        })
+    }
 }
 
 /// How many articles did what.
@@ -196,6 +225,7 @@ impl Summary {
         };
         let mut audio_ms = 0;
         let mut failures = Vec::new();
+        let mut levels = Vec::new();
         for o in &run.outcomes {
             match o {
                 Outcome::Converted(c) | Outcome::Unchanged(c) => {
@@ -205,6 +235,7 @@ impl Summary {
                         articles.unchanged += 1;
                     }
                     audio_ms += frames_to_ms(c.frames, c.sample_rate);
+                    levels.extend(c.loudness_lufs);
                 }
                 Outcome::Failed { name, error } => {
                     articles.failed += 1;
@@ -221,6 +252,7 @@ impl Summary {
             audio_seconds: audio_ms as f64 / 1000.0,
             wall_seconds: (wall.as_secs_f64() * 1000.0).round() / 1000.0,
             interrupted: run.interrupted,
+            loudness: LoudnessSpread::of(&levels),
             failures,
         }
     }
@@ -235,7 +267,7 @@ impl Summary {
         if a.failed > 0 {
             parts.push(format!("{} failed", a.failed));
         }
-        format!(
+        let mut line = format!(
             "{} of {} article{}; {} of audio; {} unit{} synthesized, {} from cache; {:.1} s",
             parts.join(", "),
             a.total,
@@ -245,7 +277,18 @@ impl Summary {
             if self.units.synthesized == 1 { "" } else { "s" },
             self.units.cached,
             self.wall_seconds
-        )
+        );
+        match &self.loudness {
+            Some(l) if l.articles == 1 => {
+                line.push_str(&format!("; loudness {:.1} LUFS", l.min_lufs));
+            }
+            Some(l) => line.push_str(&format!(
+                "; loudness {:.1} to {:.1} LUFS (spread {:.1} LU)",
+                l.min_lufs, l.max_lufs, l.spread_lu
+            )),
+            None => {}
+        }
+        line
     }
 }
 

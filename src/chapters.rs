@@ -134,8 +134,16 @@ pub fn ffmetadata<K: AsRef<str>, V: AsRef<str>>(
 }
 
 /// Escapes a key or value for an FFmetadata file.
+///
+/// One character is replaced rather than escaped: a backslash at the very end becomes a
+/// fullwidth one (`＼`), because ffmpeg 5.1 reads an escaped backslash just before the line
+/// end as escaping the line end, and runs the value into the next line.
 pub fn ffmetadata_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    let s = match s.strip_suffix('\\') {
+        Some(rest) => std::borrow::Cow::Owned(format!("{rest}\u{FF3C}")),
+        None => std::borrow::Cow::Borrowed(s),
+    };
     for ch in s.chars() {
         match ch {
             '=' | ';' | '#' | '\\' | '\n' => {
@@ -432,6 +440,7 @@ mod tests {
              \n[CHAPTER]\nTIMEBASE=1/22050\nSTART=97920\nEND=133609\ntitle=Last paragraph\n"
         );
         assert_eq!(ffmetadata_escape("a\nb\rc"), "a\\\nb c");
+        assert_eq!(ffmetadata_escape("a\\b\\"), "a\\\\b\u{FF3C}");
     }
 
     #[test]

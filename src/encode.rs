@@ -263,6 +263,9 @@ pub fn args(
             // The index first, so a browser can play it while it downloads.
             "-movflags".into(),
             "+faststart".into(),
+            // What audiobook players look for.
+            "-brand".into(),
+            "M4B ".into(),
             "-f".into(),
             "ipod".into(),
         ],
@@ -370,7 +373,7 @@ mod tests {
         let m4b: Vec<&str> = m4b.iter().map(|s| s.to_str().unwrap()).collect();
         assert!(
             m4b.join(" ")
-                .ends_with("-c:a aac -b:a 64k -movflags +faststart -f ipod o")
+                .ends_with("-c:a aac -b:a 64k -movflags +faststart -brand M4B  -f ipod o")
         );
     }
 
