@@ -11,12 +11,14 @@
 //!   never clipped. When limiting lowers the loudness, the gain is raised and the pass
 //!   simulated again (at most three times) before anything is written.
 //!
-//! True peak: every interval between two samples is interpolated at 7 points (8×
-//! oversampling) by a 32-tap Kaiser-windowed sinc, and the largest magnitude is the peak.
-//! That is finer than BS.1770's 4×, which matters at speech sample rates (22.05 kHz), where
-//! ffmpeg's meter measures at 192 kHz. An interval is interpolated only when its neighbourhood
-//! could reach the level of interest (a bound from the largest nearby sample and the filter's
-//! absolute sum), so the cost is a small fraction of a full oversampler.
+//! True peak: an interval between two samples is interpolated at 7 points (8× oversampling)
+//! by a 32-tap Kaiser-windowed sinc, and the largest magnitude is the peak. That is finer than
+//! BS.1770's 4×, which matters at speech sample rates (22.05 kHz), where ffmpeg's meter
+//! measures at 192 kHz. An interval is interpolated only when its neighbourhood could reach
+//! the level of interest (a bound from the largest nearby sample and the filter's absolute
+//! sum); the meter, which wants only the largest peak, also only next to the samples' own
+//! peaks. So measuring costs a small fraction of a full oversampler, and the limiter, which
+//! must see every interval over the ceiling, looks at every one that could be.
 //!
 //! Levels are in dB relative to full scale, where full scale is 32768 (as ffmpeg reads
 //! 16-bit audio). Nothing here knows about articles or chapters; a gain change does not move
@@ -28,12 +30,12 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-/// Oversampling factor of the true-peak estimate.
-const PHASES: usize = 8;
-/// Filter taps on each side of an interval.
-const HALF: usize = 16;
-/// Filter taps per phase.
-const TAPS: usize = 2 * HALF;
+/// The limiter's peak detector: 8× oversampling, 32 taps.
+type FinePeaks = PeakScan<8, 32>;
+/// The meter's: the same filter, looking only next to the samples' own peaks.
+type MeterPeaks = PeakScan<8, 32>;
+/// Taps on each side of an interval in the limiter's detector.
+const LIMITER_HALF: usize = 16;
 /// Intervals whose bound is checked at once.
 const BLOCK: usize = 64;
 /// Full scale of 16-bit audio.
@@ -209,7 +211,7 @@ fn measure_in_pieces(
                     let peak_end = if i == last {
                         end
                     } else {
-                        (end + HALF as u64).min(frames)
+                        (end + MeterPeaks::HALF as u64).min(frames)
                     };
                     let mut f = Vec::new();
                     while from < peak_end {
@@ -388,31 +390,34 @@ fn quantize(y: f32) -> i16 {
     y.round().clamp(-32768.0, 32767.0) as i16
 }
 
-/// The interpolation filter: phase `k` gives the value at `n + k / PHASES` from the samples
-/// `n - HALF + 1 ..= n + HALF`.
-struct Interpolator {
+/// The interpolation filter: phase `k` of `P` gives the value at `n + k / P` from the `T`
+/// samples `n - T/2 + 1 ..= n + T/2`.
+struct Interpolator<const P: usize, const T: usize> {
     /// `coeffs[t][k - 1]`: tap `t` of phase `k`, laid out so that all phases are computed
     /// together (the inner loop is one 8-wide multiply-add per tap); the last lane is unused.
-    coeffs: [[f32; PHASES]; TAPS],
+    coeffs: [[f32; P]; T],
     /// The largest absolute sum of a phase's coefficients: no interpolated value exceeds the
     /// largest nearby sample times this.
     bound: f32,
 }
 
-impl Interpolator {
-    fn new() -> Interpolator {
+impl<const P: usize, const T: usize> Interpolator<P, T> {
+    const HALF: usize = T / 2;
+
+    fn new() -> Self {
         const BETA: f64 = 8.0;
         let i0_beta = bessel_i0(BETA);
-        let mut coeffs = [[0f32; PHASES]; TAPS];
+        let half = Self::HALF;
+        let mut coeffs = [[0f32; P]; T];
         let mut bound = 1.0f64;
-        for k in 0..PHASES - 1 {
-            let f = (k + 1) as f64 / PHASES as f64;
-            let mut c = [0f64; TAPS];
+        for k in 0..P - 1 {
+            let f = (k + 1) as f64 / P as f64;
+            let mut c = [0f64; T];
             for (t, slot) in c.iter_mut().enumerate() {
                 // Tap t holds sample n + j, at distance f - j from the point.
-                let j = t as f64 - (HALF as f64 - 1.0);
+                let j = t as f64 - (half as f64 - 1.0);
                 let x = f - j;
-                let r = x / HALF as f64;
+                let r = x / half as f64;
                 let window = bessel_i0(BETA * (1.0 - r * r).max(0.0).sqrt()) / i0_beta;
                 let sinc = if x == 0.0 {
                     1.0
@@ -433,17 +438,17 @@ impl Interpolator {
         }
     }
 
-    /// The largest magnitude on the interval whose samples are `window[HALF - 1]` and
-    /// `window[HALF]`, both included.
+    /// The largest magnitude on the interval whose samples are `window[T/2 - 1]` and
+    /// `window[T/2]`, both included.
     fn peak(&self, window: &[f32]) -> f32 {
-        let mut acc = [0f32; PHASES];
+        let mut acc = [0f32; P];
         for (tap, &x) in self.coeffs.iter().zip(window) {
             for (a, c) in acc.iter_mut().zip(tap) {
                 *a += c * x;
             }
         }
-        let peak = window[HALF - 1].abs().max(window[HALF].abs());
-        acc[..PHASES - 1].iter().fold(peak, |m, y| m.max(y.abs()))
+        let peak = window[Self::HALF - 1].abs().max(window[Self::HALF].abs());
+        acc[..P - 1].iter().fold(peak, |m, y| m.max(y.abs()))
     }
 }
 
@@ -463,8 +468,8 @@ fn bessel_i0(x: f64) -> f64 {
 
 /// Walks the intervals of a stream in order and reports the peak of every interval that
 /// could exceed a threshold.
-struct PeakScan {
-    interp: Interpolator,
+struct PeakScan<const P: usize, const T: usize> {
+    interp: Interpolator<P, T>,
     /// Samples from `origin` on (the stream is silent before its start).
     buf: Vec<f32>,
     origin: i64,
@@ -472,25 +477,44 @@ struct PeakScan {
     next: u64,
     /// One past the last sample pushed.
     pushed: u64,
+    /// Look only at intervals next to a local maximum of the samples' magnitude (see
+    /// [`beside_an_extremum`]).
+    near_extrema_only: bool,
 }
 
-impl PeakScan {
-    fn new() -> PeakScan {
-        PeakScan::starting_at(0, &[])
+/// Whether either end of the interval in the middle of `window` (samples `half - 1` and
+/// `half`) is a local maximum of the magnitude. A waveform's peaks lie next to its samples'
+/// peaks unless it has strong content near the Nyquist frequency, where every sample is one;
+/// so the meter interpolates only there. A steady tone then costs two intervals per period
+/// instead of every one.
+fn beside_an_extremum(window: &[f32], half: usize) -> bool {
+    let m = |i: usize| window[i].abs();
+    let (a, b) = (half - 1, half);
+    (m(a) >= m(a - 1) && m(a) >= m(b)) || (m(b) >= m(a) && m(b) >= m(b + 1))
+}
+
+impl<const P: usize, const T: usize> PeakScan<P, T> {
+    const HALF: usize = T / 2;
+
+    fn new() -> Self {
+        Self::starting_at(0, &[])
     }
 
     /// A scan whose first interval is `start`'s; `history` holds the samples just before
-    /// `start` (at most `HALF - 1` are used; missing ones are silence).
-    fn starting_at(start: u64, history: &[f32]) -> PeakScan {
-        let keep = history.len().min(HALF - 1);
-        let mut buf = vec![0.0; HALF - 1 - keep];
+    /// `start` (at most `T/2 - 1` are used; missing ones are silence).
+    fn starting_at(start: u64, history: &[f32]) -> Self {
+        const { assert!(T.is_multiple_of(2) && P > 1) };
+        let half = Self::HALF;
+        let keep = history.len().min(half - 1);
+        let mut buf = vec![0.0; half - 1 - keep];
         buf.extend_from_slice(&history[history.len() - keep..]);
         PeakScan {
             interp: Interpolator::new(),
             buf,
-            origin: start as i64 - (HALF as i64 - 1),
+            origin: start as i64 - (half as i64 - 1),
             next: start,
             pushed: start,
+            near_extrema_only: false,
         }
     }
 
@@ -505,30 +529,36 @@ impl PeakScan {
     /// The stream has ended: reports the intervals up to and including the last sample's.
     fn finish(&mut self, threshold: f32, found: &mut Vec<(u64, f32)>) {
         let pushed = self.pushed;
-        self.buf.extend(std::iter::repeat_n(0.0, HALF + BLOCK));
+        self.buf
+            .extend(std::iter::repeat_n(0.0, Self::HALF + BLOCK));
         self.scan(threshold, found, pushed);
     }
 
     /// Scans intervals below `limit` whose window lies in the buffer.
     fn scan(&mut self, threshold: f32, found: &mut Vec<(u64, f32)>, limit: u64) {
+        let half = Self::HALF as i64;
         let end = self.origin + self.buf.len() as i64; // one past the last sample held
         loop {
             let first = self.next;
             // Interval n needs samples n - HALF + 1 ..= n + HALF.
-            let last_possible = end - 1 - HALF as i64;
+            let last_possible = end - 1 - half;
             if (first as i64) > last_possible || first >= limit {
                 break;
             }
             let last = (first + BLOCK as u64 - 1)
                 .min(last_possible as u64)
                 .min(limit - 1);
-            let lo = (first as i64 - (HALF as i64 - 1) - self.origin) as usize;
-            let hi = (last as i64 + HALF as i64 - self.origin) as usize;
+            let lo = (first as i64 - (half - 1) - self.origin) as usize;
+            let hi = (last as i64 + half - self.origin) as usize;
             let local = self.buf[lo..=hi].iter().fold(0f32, |m, v| m.max(v.abs()));
             if local * self.interp.bound > threshold {
                 for n in first..=last {
-                    let at = (n as i64 - (HALF as i64 - 1) - self.origin) as usize;
-                    let peak = self.interp.peak(&self.buf[at..at + TAPS]);
+                    let at = (n as i64 - (half - 1) - self.origin) as usize;
+                    let window = &self.buf[at..at + T];
+                    if self.near_extrema_only && !beside_an_extremum(window, Self::HALF) {
+                        continue;
+                    }
+                    let peak = self.interp.peak(window);
                     if peak > threshold {
                         found.push((n, peak));
                     }
@@ -537,7 +567,7 @@ impl PeakScan {
             self.next = last + 1;
         }
         // Keep what the next interval needs.
-        let keep_from = self.next as i64 - (HALF as i64 - 1);
+        let keep_from = self.next as i64 - (half - 1);
         if keep_from > self.origin {
             let drop = ((keep_from - self.origin) as usize).min(self.buf.len());
             self.buf.drain(..drop);
@@ -548,7 +578,7 @@ impl PeakScan {
 
 /// The largest true peak of a stream.
 struct TruePeak {
-    scan: PeakScan,
+    scan: MeterPeaks,
     max: f32,
     found: Vec<(u64, f32)>,
 }
@@ -559,8 +589,10 @@ impl TruePeak {
     }
 
     fn starting_at(start: u64, history: &[f32]) -> TruePeak {
+        let mut scan = MeterPeaks::starting_at(start, history);
+        scan.near_extrema_only = true;
         TruePeak {
-            scan: PeakScan::starting_at(start, history),
+            scan,
             max: 0.0,
             found: Vec::new(),
         }
@@ -587,11 +619,11 @@ impl TruePeak {
 /// The look-ahead true-peak limiter. For every interval `k` it knows the gain `r[k]` that
 /// would put that interval's peak at the ceiling (1 for most). The gain applied at sample
 /// `i` is the average over `[i - attack, i]` of `m'`, where `m[i]` is the smallest `r` over
-/// `[i - HALF, i + attack + HALF]` and `m'` adds the release. So every sample within `HALF`
+/// `[i - LIMITER_HALF, i + attack + LIMITER_HALF]` and `m'` adds the release. So every sample within `LIMITER_HALF`
 /// of a peak — every sample the interpolation of that peak uses — gets at most the peak's
 /// gain, reached by a linear ramp over `attack` samples before it.
 struct Limiter {
-    scan: PeakScan,
+    scan: FinePeaks,
     ceiling: f32,
     attack: usize,
     release: f64,
@@ -621,7 +653,7 @@ impl Limiter {
         let mut window = VecDeque::with_capacity(attack + 1);
         window.extend(std::iter::repeat_n(1.0, attack));
         Limiter {
-            scan: PeakScan::new(),
+            scan: FinePeaks::new(),
             ceiling,
             attack,
             release: 1.0 - (-1.0 / (RELEASE_MS / 1000.0 * rate)).exp(),
@@ -651,14 +683,14 @@ impl Limiter {
         self.scan.finish(self.ceiling, &mut self.found);
         // Beyond the end there is nothing to limit.
         let total = self.scan.pushed;
-        self.advance(total + (self.attack + HALF) as u64, out);
+        self.advance(total + (self.attack + LIMITER_HALF) as u64, out);
         debug_assert!(self.pending.is_empty());
     }
 
     /// Feeds the gains of intervals up to (not including) `known` into the sliding minimum
     /// and outputs every sample whose `m` is then complete.
     fn advance(&mut self, known: u64, out: &mut dyn FnMut(f32)) {
-        let reach = (self.attack + HALF) as u64;
+        let reach = (self.attack + LIMITER_HALF) as u64;
         while self.r_next < known {
             let k = self.r_next;
             let r = match self.found.get(self.found_at) {
@@ -673,7 +705,7 @@ impl Limiter {
             }
             self.minima.push_back((k, r));
             self.r_next += 1;
-            // m[i] needs r up to i + attack + HALF.
+            // m[i] needs r up to i + attack + LIMITER_HALF.
             if k >= reach {
                 self.emit(k - reach, out);
             }
@@ -687,7 +719,7 @@ impl Limiter {
     /// Outputs sample `i`, whose `m` is now complete.
     fn emit(&mut self, i: u64, out: &mut dyn FnMut(f32)) {
         debug_assert_eq!(i, self.m_next);
-        let from = i.saturating_sub(HALF as u64);
+        let from = i.saturating_sub(LIMITER_HALF as u64);
         while self.minima.front().is_some_and(|&(k, _)| k < from) {
             self.minima.pop_front();
         }
