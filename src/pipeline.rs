@@ -1,9 +1,14 @@
-//! Articles → units → parallel synthesis → ordered, streamed assembly → outputs.
+//! Articles → units → parallel synthesis → ordered, streamed assembly → finishing → outputs.
 //!
 //! One run feeds the units of every article, in order, to one rayon pool of `jobs` workers.
 //! The calling thread is the writer: it receives finished units, writes each article's audio
-//! as soon as all earlier units of that article are written, and finalises an article (chapter
-//! chunks, VTT, player page, manifest, atomic renames) the moment its last unit is written.
+//! as soon as all earlier units of that article are written, and completes the WAV (chapter
+//! chunks) the moment its last unit is written. It then hands the article to one of `jobs`
+//! finishing threads and goes straight back to writing: a finisher measures (and, with
+//! `--loudness`, corrects) the loudness, writes the chapter files, has ffmpeg encode the
+//! compressed formats (at most `jobs` encodes at once over the run), builds the player page
+//! and the manifest, renames everything into place and reports back. So encoding an article
+//! never holds up the synthesis of the next ones.
 //!
 //! Invariants:
 //! - Memory is bounded by a window of `2 × jobs + 2` units that are being synthesized or are
@@ -11,7 +16,9 @@
 //! - Outputs appear atomically: everything is written to hidden temporary files in the output
 //!   folder and renamed at the end (the manifest last). A failed or interrupted article leaves
 //!   no file behind, and other articles go on.
-//! - The bytes written depend only on the input and settings, never on `jobs` or timing.
+//! - The bytes written depend only on the input and settings, never on `jobs` or timing (for
+//!   the encoded files, given the same ffmpeg).
+//! - Ctrl-C kills running engines and encoders; unfinished articles leave no files.
 
 use crate::audio::loudness;
 use crate::audio::riff::{CueRegion, WavError, WavWriter};
@@ -1026,7 +1033,9 @@ impl Finisher<'_> {
         match self.try_finish(f) {
             Err(ArticleError::Encode(EncodeError::Cancelled)) => None,
             Err(ArticleError::Loudness(e)) if e.kind() == std::io::ErrorKind::Interrupted => None,
-            _ if process::cancelled() => None,
+            // An article that was finished stays finished; anything else failed because of
+            // the interruption.
+            Err(_) if process::cancelled() => None,
             other => Some(other),
         }
     }
