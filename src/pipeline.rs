@@ -1264,15 +1264,20 @@ impl Finisher<'_> {
         };
         let rate = self.engine.sample_rate;
         let tags = chapters::tags(about);
+        // ffmpeg's input metadata lives in the system's temporary folder, not the output's.
         let metadata = |text: String| -> Result<NamedTempFile, ArticleError> {
+            let write_err = |source| ArticleError::Write {
+                path: std::env::temp_dir().join("aloud-meta-*.ffmetadata"),
+                source,
+            };
             let mut tmp = tempfile::Builder::new()
                 .prefix("aloud-meta-")
                 .suffix(".ffmetadata")
                 .tempfile()
-                .map_err(ArticleError::Loudness)?;
+                .map_err(write_err)?;
             tmp.write_all(text.as_bytes())
                 .and_then(|_| tmp.flush())
-                .map_err(ArticleError::Loudness)?;
+                .map_err(write_err)?;
             Ok(tmp)
         };
         // MP3 and M4B take ffmpeg's chapters; Opus takes ours as Vorbis comments.
