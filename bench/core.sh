@@ -51,8 +51,8 @@ col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
 
 measure a espeak-ng -f "$WORK/corpus.txt" -w "$WORK/a.wav"
 measure b sh -c "ls '$WORK'/paras/*.txt | xargs -P$CORES -I{} espeak-ng -f {} -w {}.wav && sox '$WORK'/paras/*.wav '$WORK/b.wav'"
-measure c "$ALOUD" convert -q -j "$CORES" "$WORK/corpus.txt" -o "$WORK/out"
-measure d "$ALOUD" convert -q -j "$CORES" --backend mock "$WORK/corpus.txt" -o "$WORK/out"
+measure c "$ALOUD" convert -q --no-cache -j "$CORES" "$WORK/corpus.txt" -o "$WORK/out"
+measure d "$ALOUD" convert -q --no-cache -j "$CORES" --backend mock "$WORK/corpus.txt" -o "$WORK/out"
 
 "$ALOUD" convert -q -j "$CORES" "$WORK/corpus.txt" -o "$WORK/out"
 audio=$(awk '/"duration_seconds"/ { gsub(/,/, ""); print $2; exit }' "$WORK/out/corpus.json")

@@ -14,6 +14,7 @@ use crate::cache::UnitCache;
 use crate::config::{
     self, BackendConfig, CacheAction, ConvertConfig, ConvertRequest, IndexRequest, Shard,
 };
+use crate::encode::Ffmpeg;
 use crate::exit_codes::ExitCode;
 use crate::index;
 use crate::pipeline::{self, ArticleJob, Outcome, PipelineSettings, RunReport, UnitStats};
@@ -56,6 +57,12 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
             return Err(anyhow::Error::new(e).context(format!("{} is not usable", synth.name())));
         }
     };
+    // ffmpeg is checked once, before any synthesis, when a compressed format is asked for.
+    let ffmpeg = if config.publishing.needs_ffmpeg() {
+        Some(Ffmpeg::check(&config.publishing.formats)?)
+    } else {
+        None
+    };
     let started = Instant::now();
     let settings = PipelineSettings {
         jobs: config.jobs,
@@ -71,7 +78,9 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
         },
         cache: config.cache.clone(),
         rebuild: config.force,
-        fingerprint: fingerprint(&engine, &config),
+        fingerprint: fingerprint(&engine, ffmpeg.as_ref(), &config),
+        publishing: config.publishing.clone(),
+        ffmpeg,
     };
     let bytes: Vec<u64> = found
         .jobs
@@ -125,11 +134,13 @@ pub fn in_shard(name: &str, shard: Shard) -> bool {
     n % u64::from(shard.count) == u64::from(shard.index)
 }
 
-/// SHA-256 of everything that shapes an article's outputs besides its source.
-fn fingerprint(engine: &EngineInfo, config: &ConvertConfig) -> String {
+/// SHA-256 of everything that shapes an article's outputs besides its source: the engine
+/// and voice, the text options, the files asked for with their bit rates and loudness, and
+/// the versions of aloud and of the ffmpeg that encodes.
+fn fingerprint(engine: &EngineInfo, ffmpeg: Option<&Ffmpeg>, config: &ConvertConfig) -> String {
     let mut settings = engine.settings.clone();
     settings.sort();
-    let text = format!(
+    let mut text = format!(
         "aloud {}\nengine={}\nversion={}\nrate={}\nsettings={settings:?}\noutput_rate={:?}\ngap_ms={}\nchapter_gap_ms={}\n{}",
         env!("CARGO_PKG_VERSION"),
         engine.name,
@@ -140,6 +151,10 @@ fn fingerprint(engine: &EngineInfo, config: &ConvertConfig) -> String {
         config.chapter_gap_ms,
         config.text.describe()
     );
+    text.push_str(&config.publishing.describe());
+    if let Some(ffmpeg) = ffmpeg {
+        text.push_str(&format!("encoder={}\n", ffmpeg.version));
+    }
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -159,8 +174,37 @@ pub struct Summary {
     pub wall_seconds: f64,
     /// Whether the run was interrupted.
     pub interrupted: bool,
+    /// How loud the articles converted or up to date are (`null` when none could be
+    /// measured).
+    pub loudness: Option<LoudnessSpread>,
     /// Every article that failed, with why.
     pub failures: Vec<Failure>,
+}
+
+/// The range of the articles' integrated loudness: how evenly loud a batch is.
+#[derive(Debug, PartialEq, serde::Serialize)]
+pub struct LoudnessSpread {
+    /// Articles measured.
+    pub articles: usize,
+    /// The quietest, LUFS.
+    pub min_lufs: f64,
+    /// The loudest, LUFS.
+    pub max_lufs: f64,
+    /// `max_lufs - min_lufs`, LU.
+    pub spread_lu: f64,
+}
+
+impl LoudnessSpread {
+    fn of(levels: &[f64]) -> Option<LoudnessSpread> {
+        let min = levels.iter().copied().reduce(f64::min)?;
+        let max = levels.iter().copied().reduce(f64::max)?;
+        Some(LoudnessSpread {
+            articles: levels.len(),
+            min_lufs: min,
+            max_lufs: max,
+            spread_lu: crate::manifest::round_db(max - min),
+        })
+    }
 }
 
 /// How many articles did what.
@@ -193,6 +237,7 @@ impl Summary {
         };
         let mut audio_ms = 0;
         let mut failures = Vec::new();
+        let mut levels = Vec::new();
         for o in &run.outcomes {
             match o {
                 Outcome::Converted(c) | Outcome::Unchanged(c) => {
@@ -202,6 +247,7 @@ impl Summary {
                         articles.unchanged += 1;
                     }
                     audio_ms += frames_to_ms(c.frames, c.sample_rate);
+                    levels.extend(c.loudness_lufs);
                 }
                 Outcome::Failed { name, error } => {
                     articles.failed += 1;
@@ -218,6 +264,7 @@ impl Summary {
             audio_seconds: audio_ms as f64 / 1000.0,
             wall_seconds: (wall.as_secs_f64() * 1000.0).round() / 1000.0,
             interrupted: run.interrupted,
+            loudness: LoudnessSpread::of(&levels),
             failures,
         }
     }
@@ -232,7 +279,7 @@ impl Summary {
         if a.failed > 0 {
             parts.push(format!("{} failed", a.failed));
         }
-        format!(
+        let mut line = format!(
             "{} of {} article{}; {} of audio; {} unit{} synthesized, {} from cache; {:.1} s",
             parts.join(", "),
             a.total,
@@ -242,7 +289,18 @@ impl Summary {
             if self.units.synthesized == 1 { "" } else { "s" },
             self.units.cached,
             self.wall_seconds
-        )
+        );
+        match &self.loudness {
+            Some(l) if l.articles == 1 => {
+                line.push_str(&format!("; loudness {:.1} LUFS", l.min_lufs));
+            }
+            Some(l) => line.push_str(&format!(
+                "; loudness {:.1} to {:.1} LUFS (spread {:.1} LU)",
+                l.min_lufs, l.max_lufs, l.spread_lu
+            )),
+            None => {}
+        }
+        line
     }
 }
 

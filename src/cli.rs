@@ -3,7 +3,10 @@
 //! [`parse`] turns arguments into a plain [`Command`]; validation against profiles and ranges
 //! happens in `config`, so the rest of the program never sees clap.
 
-use crate::config::{BackendKind, CacheAction, Command, ConvertRequest, IndexRequest, Shard};
+use crate::config::{
+    AudioFormat, BackendKind, CacheAction, ChapterFormat, Command, ConvertRequest, IndexRequest,
+    Shard,
+};
 use crate::text::Format;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -41,7 +44,7 @@ enum Commands {
     /// index.html. Folders are searched recursively and mirrored in the output. Files appear
     /// only when complete.
     #[command(
-        after_help = "Examples:\n  aloud convert input/\n  aloud convert article.md -o out/ --voice en-gb --rate 160\n  aloud convert --backend mock article.txt"
+        after_help = "Examples:\n  aloud convert input/\n  aloud convert article.md -o out/ --voice en-gb --rate 160\n  aloud convert input/ --formats wav,mp3,opus --chapters vtt,podcast --loudness -16\n  aloud convert --backend mock article.txt"
     )]
     Convert(Box<ConvertArgs>),
 
@@ -209,6 +212,9 @@ struct ConvertArgs {
     text: TextArgs,
 
     #[command(flatten)]
+    publish: PublishArgs,
+
+    #[command(flatten)]
     batch: BatchArgs,
 
     /// Mock backend: milliseconds of tone per character of text.
@@ -234,6 +240,112 @@ struct ConvertArgs {
         help_heading = "Mock backend (test aids)"
     )]
     mock_fail_percent: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Publishing")]
+struct PublishArgs {
+    /// Audio files to write for each article, comma-separated. MP3, Opus and M4B are encoded
+    /// from the WAV by ffmpeg (which must be installed) and carry the title, author and
+    /// chapters. [default: wav]
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMAT,...")]
+    formats: Option<Vec<AudioFormatArg>>,
+
+    /// Chapter files to write beside the audio, comma-separated. [default: vtt]
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMAT,...")]
+    chapters: Option<Vec<ChapterFormatArg>>,
+
+    /// MP3 bit rate in kb/s (constant, mono). [default: 64]
+    #[arg(long, value_name = "KBPS")]
+    mp3_bitrate: Option<u32>,
+
+    /// Opus bit rate in kb/s (variable, on average). [default: 32]
+    #[arg(long, value_name = "KBPS")]
+    opus_bitrate: Option<u32>,
+
+    /// AAC bit rate of the M4B in kb/s. [default: 64]
+    #[arg(long, value_name = "KBPS")]
+    aac_bitrate: Option<u32>,
+
+    /// Bring every article to this integrated loudness in LUFS (EBU R128), e.g. -16 for
+    /// podcasts, -18 or -19 for mono speech: one gain for the whole article, with a
+    /// true-peak limiter instead of clipping. The loudness before and after goes into the
+    /// manifest.
+    #[arg(long, value_name = "LUFS", allow_negative_numbers = true)]
+    loudness: Option<f64>,
+
+    /// Measure each article's loudness (EBU R128) and true peak and record them in the
+    /// manifest, without changing the audio. It costs about a second of CPU per hour of audio,
+    /// so it is off unless asked for (--loudness measures too).
+    #[arg(long)]
+    measure_loudness: bool,
+
+    /// The true-peak ceiling for --loudness, in dBTP. [default: -1]
+    #[arg(
+        long,
+        value_name = "DBTP",
+        allow_negative_numbers = true,
+        requires = "loudness"
+    )]
+    true_peak: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AudioFormatArg {
+    /// 16-bit PCM WAV, the master, with RIFF chapter markers.
+    Wav,
+    /// MP3 with ID3v2 chapters.
+    Mp3,
+    /// Opus in Ogg, chapters as Vorbis comments.
+    Opus,
+    /// AAC in MP4, an audiobook with chapters.
+    M4b,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ChapterFormatArg {
+    /// NAME.chapters.vtt: WebVTT chapters, used by the player page.
+    Vtt,
+    /// NAME.chapters.json: a JSON chapter list with levels and exact frames.
+    Json,
+    /// NAME.ffmetadata: FFmpeg's metadata file, sample exact.
+    Ffmetadata,
+    /// NAME.podcast-chapters.json: Podcasting 2.0 JSON chapters.
+    Podcast,
+    /// NAME.cue: a CUE sheet.
+    Cue,
+}
+
+impl PublishArgs {
+    fn apply(self, r: &mut ConvertRequest) {
+        r.formats = self.formats.map(|v| {
+            v.into_iter()
+                .map(|f| match f {
+                    AudioFormatArg::Wav => AudioFormat::Wav,
+                    AudioFormatArg::Mp3 => AudioFormat::Mp3,
+                    AudioFormatArg::Opus => AudioFormat::Opus,
+                    AudioFormatArg::M4b => AudioFormat::M4b,
+                })
+                .collect()
+        });
+        r.chapters = self.chapters.map(|v| {
+            v.into_iter()
+                .map(|f| match f {
+                    ChapterFormatArg::Vtt => ChapterFormat::Vtt,
+                    ChapterFormatArg::Json => ChapterFormat::Json,
+                    ChapterFormatArg::Ffmetadata => ChapterFormat::Ffmetadata,
+                    ChapterFormatArg::Podcast => ChapterFormat::Podcast,
+                    ChapterFormatArg::Cue => ChapterFormat::Cue,
+                })
+                .collect()
+        });
+        r.mp3_bitrate = self.mp3_bitrate;
+        r.opus_bitrate = self.opus_bitrate;
+        r.aac_bitrate = self.aac_bitrate;
+        r.loudness = self.loudness;
+        r.true_peak = self.true_peak;
+        r.measure_loudness = self.measure_loudness;
+    }
 }
 
 #[derive(Debug, Args)]
@@ -411,6 +523,7 @@ where
                 ..ConvertRequest::default()
             };
             a.text.apply(&mut r);
+            a.publish.apply(&mut r);
             Command::Convert(r)
         }
         Commands::Segments(a) => {
@@ -491,6 +604,33 @@ mod tests {
         assert_eq!(r.jobs, Some(3));
         assert_eq!(r.backend, Some(BackendKind::Mock));
         assert_eq!(r.output, None);
+    }
+
+    #[test]
+    fn formats_chapters_and_negative_loudness_parse() {
+        let Ok(Command::Convert(r)) = parse([
+            "aloud",
+            "convert",
+            "a.txt",
+            "--formats",
+            "wav,mp3,opus,m4b",
+            "--chapters",
+            "vtt,json,ffmetadata,podcast,cue",
+            "--loudness",
+            "-16",
+            "--true-peak",
+            "-1.5",
+            "--opus-bitrate",
+            "24",
+        ]) else {
+            panic!("not a convert command");
+        };
+        assert_eq!(r.formats, Some(AudioFormat::ALL.to_vec()));
+        assert_eq!(r.chapters, Some(ChapterFormat::ALL.to_vec()));
+        assert_eq!((r.loudness, r.true_peak), (Some(-16.0), Some(-1.5)));
+        assert_eq!(r.opus_bitrate, Some(24));
+        assert!(parse(["aloud", "convert", "a.txt", "--formats", "flac"]).is_err());
+        assert!(parse(["aloud", "convert", "a.txt", "--true-peak", "-2"]).is_err());
     }
 
     #[test]

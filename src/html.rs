@@ -18,6 +18,7 @@
 //! become seconds only here, rounded to the millisecond like every other text format.
 
 use crate::audio::frames_to_ms;
+use crate::config::ChapterFormat;
 use crate::manifest::{ChapterRecord, Manifest, ParagraphRecord};
 use crate::report::clock;
 use serde::Serialize;
@@ -49,6 +50,7 @@ impl AudioFile {
             "audio/mpeg" => "MP3",
             "audio/ogg" | "audio/webm" if self.mime.contains("opus") => "Opus",
             "audio/ogg" => "Ogg",
+            "audio/mp4" if self.name.to_ascii_lowercase().ends_with(".m4b") => "M4B",
             "audio/mp4" | "audio/aac" => "AAC",
             "audio/flac" => "FLAC",
             _ => base,
@@ -129,11 +131,13 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
             escape(&a.mime)
         );
     }
-    let _ = writeln!(
-        h,
-        "<track id=\"chapters-track\" kind=\"chapters\" src=\"{}\" srclang=\"en\" label=\"Chapters\" default>",
-        url_path(&m.files.chapters_vtt)
-    );
+    if let Some(vtt) = &m.files.chapters_vtt {
+        let _ = writeln!(
+            h,
+            "<track id=\"chapters-track\" kind=\"chapters\" src=\"{}\" srclang=\"en\" label=\"Chapters\" default>",
+            url_path(vtt)
+        );
+    }
     h.push_str("<p>Your browser cannot play audio in the page. Download it instead:");
     for (i, a) in audio.iter().enumerate() {
         let _ = write!(
@@ -166,11 +170,17 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
             duration = clock(a.duration_ms),
         );
     }
-    let _ = writeln!(
-        h,
-        "<li><a href=\"{}\" download>Chapters</a> <span class=\"muted\">WebVTT</span></li>\n</ul>\n</section>",
-        url_path(&m.files.chapters_vtt)
-    );
+    for format in ChapterFormat::ALL {
+        if let Some(name) = m.files.chapter_file(format) {
+            let _ = writeln!(
+                h,
+                "<li><a href=\"{}\" download>Chapters</a> <span class=\"muted\">{}</span></li>",
+                url_path(name),
+                chapter_format_label(format)
+            );
+        }
+    }
+    h.push_str("</ul>\n</section>\n");
 
     // The chapter list: nested by level, plain links to media fragments.
     h.push_str("<nav class=\"chapters\" aria-labelledby=\"chapters-h\">\n<h2 id=\"chapters-h\">Chapters</h2>\n");
@@ -369,6 +379,17 @@ fn heading_level(m: &Manifest, p: &ParagraphRecord) -> u8 {
 }
 
 /// Milliseconds as exact decimal seconds for attributes and media fragments: `12.345`.
+/// How the download list names a chapter file.
+fn chapter_format_label(format: ChapterFormat) -> &'static str {
+    match format {
+        ChapterFormat::Vtt => "WebVTT",
+        ChapterFormat::Json => "JSON",
+        ChapterFormat::Ffmetadata => "FFmetadata",
+        ChapterFormat::Podcast => "Podcasting 2.0 JSON",
+        ChapterFormat::Cue => "CUE sheet",
+    }
+}
+
 fn seconds(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
@@ -588,10 +609,13 @@ mod tests {
             chapter_gap_ms: 200,
             total_frames: items.len() as u64 * 1000,
             duration_seconds: items.len() as f64,
+            loudness: None,
+            encoder: None,
             files: Files {
-                wav: "a.wav".into(),
-                chapters_vtt: "a.chapters.vtt".into(),
+                wav: Some("a.wav".into()),
+                chapters_vtt: Some("a.chapters.vtt".into()),
                 page: Some("a.html".into()),
+                ..Files::default()
             },
             chapters,
             paragraphs,

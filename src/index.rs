@@ -158,17 +158,20 @@ fn entry_for(out_dir: &Path, rel: &Path, warnings: &mut Vec<String>) -> Option<I
         Some((slash_path(&rel), on_disk))
     };
     let duration_ms = crate::audio::frames_to_ms(m.total_frames, m.sample_rate);
-    let audio = beside(&m.files.wav)
-        .and_then(|(href, on_disk)| {
+    let audio = m
+        .files
+        .audio()
+        .into_iter()
+        .filter_map(|(format, name)| {
+            let (href, on_disk) = beside(name)?;
             let meta = std::fs::metadata(on_disk).ok().filter(|md| md.is_file())?;
             Some(AudioFile {
                 name: href,
-                mime: html::WAV_MIME.into(),
+                mime: format.mime().into(),
                 bytes: meta.len(),
                 duration_ms,
             })
         })
-        .into_iter()
         .collect();
     let page = m
         .files

@@ -2,8 +2,10 @@
 //!
 //! The modules read as the pipeline: [`cli`] → [`config`] → [`batch`] (which articles) →
 //! [`text`] (article → paragraphs and chapters) → [`backend`] (speech, through [`process`]) →
-//! [`pipeline`] (parallel synthesis, ordered streaming assembly) → [`audio`], [`chapters`],
-//! [`html`] and [`manifest`] (the files written) → [`index`] (the output folder's index page).
+//! [`pipeline`] (parallel synthesis, ordered streaming assembly, then each article finished
+//! beside the next ones' synthesis: loudness, [`encode`] through ffmpeg) → [`audio`],
+//! [`chapters`], [`html`] and [`manifest`] (the files written) → [`index`] (the output
+//! folder's index page).
 
 pub mod audio;
 pub mod backend;
@@ -13,6 +15,7 @@ pub mod chapters;
 pub mod cli;
 pub mod config;
 pub mod doctor;
+pub mod encode;
 pub mod exit_codes;
 pub mod html;
 pub mod index;

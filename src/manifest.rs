@@ -6,6 +6,7 @@
 //! alongside (rounded to the millisecond) for convenience.
 
 use crate::audio::frames_to_ms;
+use crate::config::{AudioFormat, ChapterFormat};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -53,6 +54,13 @@ pub struct Manifest {
     pub total_frames: u64,
     /// `total_frames` in seconds.
     pub duration_seconds: f64,
+    /// Loudness of the audio as written, and the normalisation when there was one (absent in
+    /// manifests written before aloud measured loudness).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loudness: Option<LoudnessRecord>,
+    /// The program that encoded the compressed files (`ffmpeg <version>`), when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<String>,
     /// Output files, relative to the manifest.
     pub files: Files,
     /// Chapters in order.
@@ -77,25 +85,148 @@ pub struct EngineRecord {
     pub settings: BTreeMap<String, String>,
 }
 
-/// The article's output files, by name relative to the manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The article's output files, by name relative to the manifest. Every field but `page` was
+/// always present before `--formats` and `--chapters` existed, so older manifests still read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Files {
     /// The WAV with embedded chapters.
-    pub wav: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wav: Option<String>,
     /// WebVTT chapters.
-    pub chapters_vtt: String,
-    /// The HTML player page (absent in manifests written before there were pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chapters_vtt: Option<String>,
+    /// The HTML player page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<String>,
+    /// MP3 with ID3v2 chapters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mp3: Option<String>,
+    /// Opus in Ogg with Vorbis-comment chapters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opus: Option<String>,
+    /// AAC in MP4 with chapters (an audiobook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub m4b: Option<String>,
+    /// aloud's JSON chapter list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chapters_json: Option<String>,
+    /// FFmpeg metadata (tags and chapters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ffmetadata: Option<String>,
+    /// Podcasting 2.0 JSON chapters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub podcast_chapters: Option<String>,
+    /// A CUE sheet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cue: Option<String>,
 }
 
 impl Files {
     /// Every file listed.
     pub fn all(&self) -> Vec<&str> {
-        let mut all = vec![self.wav.as_str(), self.chapters_vtt.as_str()];
-        all.extend(self.page.as_deref());
-        all
+        [
+            &self.wav,
+            &self.chapters_vtt,
+            &self.page,
+            &self.mp3,
+            &self.opus,
+            &self.m4b,
+            &self.chapters_json,
+            &self.ffmetadata,
+            &self.podcast_chapters,
+            &self.cue,
+        ]
+        .into_iter()
+        .filter_map(|f| f.as_deref())
+        .collect()
     }
+
+    /// The audio files, in [`AudioFormat::ALL`] order.
+    pub fn audio(&self) -> Vec<(AudioFormat, &str)> {
+        AudioFormat::ALL
+            .into_iter()
+            .filter_map(|f| self.audio_file(f).map(|n| (f, n)))
+            .collect()
+    }
+
+    /// The file of one audio format.
+    pub fn audio_file(&self, format: AudioFormat) -> Option<&str> {
+        match format {
+            AudioFormat::Wav => self.wav.as_deref(),
+            AudioFormat::Mp3 => self.mp3.as_deref(),
+            AudioFormat::Opus => self.opus.as_deref(),
+            AudioFormat::M4b => self.m4b.as_deref(),
+        }
+    }
+
+    /// Records the file of one audio format.
+    pub fn set_audio(&mut self, format: AudioFormat, name: String) {
+        let slot = match format {
+            AudioFormat::Wav => &mut self.wav,
+            AudioFormat::Mp3 => &mut self.mp3,
+            AudioFormat::Opus => &mut self.opus,
+            AudioFormat::M4b => &mut self.m4b,
+        };
+        *slot = Some(name);
+    }
+
+    /// The file of one chapter format.
+    pub fn chapter_file(&self, format: ChapterFormat) -> Option<&str> {
+        match format {
+            ChapterFormat::Vtt => self.chapters_vtt.as_deref(),
+            ChapterFormat::Json => self.chapters_json.as_deref(),
+            ChapterFormat::Ffmetadata => self.ffmetadata.as_deref(),
+            ChapterFormat::Podcast => self.podcast_chapters.as_deref(),
+            ChapterFormat::Cue => self.cue.as_deref(),
+        }
+    }
+
+    /// Records the file of one chapter format.
+    pub fn set_chapters(&mut self, format: ChapterFormat, name: String) {
+        let slot = match format {
+            ChapterFormat::Vtt => &mut self.chapters_vtt,
+            ChapterFormat::Json => &mut self.chapters_json,
+            ChapterFormat::Ffmetadata => &mut self.ffmetadata,
+            ChapterFormat::Podcast => &mut self.podcast_chapters,
+            ChapterFormat::Cue => &mut self.cue,
+        };
+        *slot = Some(name);
+    }
+}
+
+/// Loudness as measured (EBU R128 integrated loudness, true peak), rounded to 0.01. `null`
+/// where there is nothing to measure (audio shorter than 400 ms, or silent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoudnessRecord {
+    /// Integrated loudness of the audio as written, LUFS.
+    pub integrated_lufs: Option<f64>,
+    /// True peak of the audio as written, dBTP.
+    pub true_peak_dbtp: Option<f64>,
+    /// What `--loudness` did, when it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalization: Option<NormalizationRecord>,
+}
+
+/// A normalisation to a loudness target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizationRecord {
+    /// The target, LUFS.
+    pub target_lufs: f64,
+    /// The true-peak ceiling, dBTP.
+    pub ceiling_dbtp: f64,
+    /// The gain applied to the whole article, dB.
+    pub gain_db: f64,
+    /// Integrated loudness before, LUFS.
+    pub measured_integrated_lufs: Option<f64>,
+    /// True peak before, dBTP.
+    pub measured_true_peak_dbtp: Option<f64>,
+    /// Frames the limiter lowered by more than 0.1 dB.
+    pub limited_frames: u64,
+}
+
+/// Rounds a level to 0.01, for short and stable JSON.
+pub fn round_db(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// One chapter.

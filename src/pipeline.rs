@@ -1,9 +1,14 @@
-//! Articles → units → parallel synthesis → ordered, streamed assembly → outputs.
+//! Articles → units → parallel synthesis → ordered, streamed assembly → finishing → outputs.
 //!
 //! One run feeds the units of every article, in order, to one rayon pool of `jobs` workers.
 //! The calling thread is the writer: it receives finished units, writes each article's audio
-//! as soon as all earlier units of that article are written, and finalises an article (chapter
-//! chunks, VTT, player page, manifest, atomic renames) the moment its last unit is written.
+//! as soon as all earlier units of that article are written, and completes the WAV (chapter
+//! chunks) the moment its last unit is written. It then hands the article to one of `jobs`
+//! finishing threads and goes straight back to writing: a finisher measures (and, with
+//! `--loudness`, corrects) the loudness, writes the chapter files, has ffmpeg encode the
+//! compressed formats (at most `jobs` encodes at once over the run), builds the player page
+//! and the manifest, renames everything into place and reports back. So encoding an article
+//! never holds up the synthesis of the next ones.
 //!
 //! Invariants:
 //! - Memory is bounded by a window of `2 × jobs + 2` units that are being synthesized or are
@@ -11,18 +16,24 @@
 //! - Outputs appear atomically: everything is written to hidden temporary files in the output
 //!   folder and renamed at the end (the manifest last). A failed or interrupted article leaves
 //!   no file behind, and other articles go on.
-//! - The bytes written depend only on the input and settings, never on `jobs` or timing.
+//! - The bytes written depend only on the input and settings, never on `jobs` or timing (for
+//!   the encoded files, given the same ffmpeg).
+//! - Ctrl-C kills running engines and encoders; unfinished articles leave no files.
 
 use crate::audio::check::{Expectation, UnitCheck, check};
+use crate::audio::loudness;
 use crate::audio::resample::resample;
 use crate::audio::riff::{CueRegion, WavError, WavWriter};
 use crate::audio::{Audio, ms_to_frames};
 use crate::backend::{EngineInfo, Request, SynthError, Synthesizer};
 use crate::cache::{Lookup, UnitCache, unit_key};
 use crate::chapters::{self, ChapterSpan};
+use crate::config::{AudioFormat, ChapterFormat, Publishing};
+use crate::encode::{EncodeError, Ffmpeg};
 use crate::html::{self, AudioFile};
 use crate::manifest::{
-    self, ChapterRecord, EngineRecord, Files, Manifest, ParagraphRecord, SkippedRecord, UnitRecord,
+    self, ChapterRecord, EngineRecord, Files, LoudnessRecord, Manifest, NormalizationRecord,
+    ParagraphRecord, SkippedRecord, UnitRecord,
 };
 use crate::process;
 use crate::text::{self, Article, TextError, TextOptions, Unit};
@@ -36,6 +47,9 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use tempfile::NamedTempFile;
+
+/// `aloud <version>`, as the files name their maker.
+const GENERATOR: &str = concat!("aloud ", env!("CARGO_PKG_VERSION"));
 
 /// One article to convert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +95,13 @@ pub struct PipelineSettings {
     /// Convert articles even when their outputs are up to date.
     pub rebuild: bool,
     /// SHA-256 of every setting that shapes the outputs (engine, voice, text options,
-    /// `aloud`'s version); with the source's hash it decides whether outputs are up to date.
+    /// formats, loudness, `aloud`'s and ffmpeg's versions); with the source's hash it decides
+    /// whether outputs are up to date.
     pub fingerprint: String,
+    /// Which files to write and how the audio is finished.
+    pub publishing: Publishing,
+    /// ffmpeg, checked, when a compressed format is asked for.
+    pub ffmpeg: Option<Ffmpeg>,
 }
 
 /// Why one article could not be converted. The article's name is added by the caller.
@@ -114,6 +133,16 @@ pub enum ArticleError {
     /// The WAV could not be assembled.
     #[error(transparent)]
     Wav(#[from] WavError),
+    /// A compressed file could not be made.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The loudness could not be measured or corrected (the temporary WAV could not be read
+    /// or written).
+    #[error("could not measure or correct its loudness: {0}")]
+    Loudness(#[source] std::io::Error),
+    /// A bug.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// A finished article.
@@ -121,8 +150,8 @@ pub enum ArticleError {
 pub struct Converted {
     /// The job's name.
     pub name: String,
-    /// The WAV written.
-    pub wav: PathBuf,
+    /// The main audio file written: the WAV, or else the first compressed one.
+    pub audio: PathBuf,
     /// The article's title.
     pub title: String,
     /// Number of chapters.
@@ -133,6 +162,8 @@ pub struct Converted {
     pub frames: u64,
     /// Frames per second.
     pub sample_rate: u32,
+    /// Integrated loudness of the audio as written, LUFS (`None`: nothing to measure).
+    pub loudness_lufs: Option<f64>,
 }
 
 /// What happened to one article.
@@ -249,15 +280,34 @@ pub fn convert(
         counters: &counters,
     };
     let (tx, rx) = mpsc::channel::<Msg>();
-    let writer = Writer {
+    let (finish_tx, finish_rx) = mpsc::channel::<Finishing>();
+    let finish_rx = Mutex::new(finish_rx);
+    let finisher = Finisher {
         jobs,
         engine,
+        settings,
+        encoders: Slots::new(workers),
+    };
+    let writer = Writer {
+        jobs,
         settings,
         window: &window,
         sinks: HashMap::new(),
         outcomes: BTreeMap::new(),
+        finish: finish_tx,
+        finishing: 0,
     };
     let report = std::thread::scope(|ts| {
+        // Finishers: loudness, chapter files, encodes and renames, beside the synthesis of
+        // the next articles.
+        for i in 0..workers {
+            let tx = tx.clone();
+            let (finisher, queue) = (&finisher, &finish_rx);
+            std::thread::Builder::new()
+                .name(format!("aloud-finish-{i}"))
+                .spawn_scoped(ts, move || finisher.run(queue, tx))
+                .map_err(std::io::Error::other)?;
+        }
         ts.spawn(|| {
             pool.scope(|s| {
                 for _ in 0..workers {
@@ -266,13 +316,14 @@ pub fn convert(
                     s.spawn(move |_| work(dispatch, window, synthesis, tx));
                 }
             });
+            let _ = tx.send(Msg::SynthesisDone);
             drop(tx);
         });
         // If the writer stops early (it panicked), workers waiting for a slot must not wait
         // forever.
         let _close = CloseOnDrop(&window);
-        writer.run(rx, on_event)
-    });
+        Ok::<_, std::io::Error>(writer.run(rx, on_event))
+    })?;
     Ok(RunReport {
         units: counters.snapshot(),
         ..report
@@ -323,6 +374,13 @@ enum Msg {
         article: usize,
         unit: usize,
         result: UnitResult,
+    },
+    /// Every unit has been handed back; no more `Begin` or `Unit` messages follow.
+    SynthesisDone,
+    /// A finisher is done with an article; `None` when it was interrupted.
+    Finished {
+        article: usize,
+        result: Option<Result<Converted, ArticleError>>,
     },
 }
 
@@ -398,14 +456,20 @@ fn up_to_date(job: &ArticleJob, input_sha256: &str, fingerprint: &str) -> Option
         && m.settings_sha256 == fingerprint;
     let dir = job.out_base.parent().unwrap_or(Path::new("."));
     let files_there = m.files.all().iter().all(|f| dir.join(f).is_file());
+    let audio = m
+        .files
+        .audio()
+        .first()
+        .map_or_else(|| job.output(".wav"), |(f, _)| job.output(f.suffix()));
     (current && files_there).then(|| Converted {
         name: job.name.clone(),
-        wav: job.output(".wav"),
+        audio,
         title: m.title.clone(),
         chapters: m.chapters.len(),
         paragraphs: m.paragraphs.len(),
         frames: m.total_frames,
         sample_rate: m.sample_rate,
+        loudness_lufs: m.loudness.as_ref().and_then(|l| l.integrated_lufs),
     })
 }
 
@@ -610,17 +674,36 @@ impl Window {
 /// The writer side: one sink per article in progress.
 struct Writer<'a> {
     jobs: &'a [ArticleJob],
-    engine: &'a EngineInfo,
     settings: &'a PipelineSettings,
     window: &'a Window,
     sinks: HashMap<usize, Sink>,
     outcomes: BTreeMap<usize, Outcome>,
+    /// Complete WAVs go to the finishers through here; dropping it lets them stop.
+    finish: Sender<Finishing>,
+    /// Articles handed to the finishers and not yet back.
+    finishing: usize,
 }
 
 impl Writer<'_> {
     fn run(mut self, rx: Receiver<Msg>, on_event: &mut dyn FnMut(Event<'_>)) -> RunReport {
-        for msg in rx {
+        let mut synthesis_done = false;
+        while !(synthesis_done && self.finishing == 0) {
+            let Ok(msg) = rx.recv() else { break };
             match msg {
+                Msg::SynthesisDone => synthesis_done = true,
+                Msg::Finished { article, result } => {
+                    self.finishing -= 1;
+                    if let Some(result) = result {
+                        let outcome = match result {
+                            Ok(c) => Outcome::Converted(c),
+                            Err(error) => Outcome::Failed {
+                                name: self.jobs[article].name.clone(),
+                                error,
+                            },
+                        };
+                        self.finish(article, outcome, on_event);
+                    }
+                }
                 Msg::Begin {
                     article,
                     prepared,
@@ -678,16 +761,24 @@ impl Writer<'_> {
                     }
                     if sink.received == sink.prepared.units.len() {
                         let sink = self.sinks.remove(&article).expect("sink exists");
-                        let job = &self.jobs[article];
-                        if let Some(result) = sink.finalize(job, self.engine, self.settings) {
-                            let outcome = match result {
-                                Ok(c) => Outcome::Converted(c),
-                                Err(error) => Outcome::Failed {
-                                    name: job.name.clone(),
-                                    error,
-                                },
-                            };
-                            self.finish(article, outcome, on_event);
+                        match sink.finalize(article) {
+                            None => {}
+                            Some(Ok(finishing)) => {
+                                // The writer never waits for a finisher: the next articles'
+                                // units keep being written while this one is finished.
+                                self.finishing += 1;
+                                if let Err(mpsc::SendError(f)) = self.finish.send(finishing) {
+                                    self.finishing -= 1;
+                                    let error = ArticleError::Internal("no finisher".into());
+                                    drop(f);
+                                    let name = self.jobs[article].name.clone();
+                                    self.finish(article, Outcome::Failed { name, error }, on_event);
+                                }
+                            }
+                            Some(Err(error)) => {
+                                let name = self.jobs[article].name.clone();
+                                self.finish(article, Outcome::Failed { name, error }, on_event);
+                            }
                         }
                     }
                 }
@@ -876,14 +967,9 @@ impl Sink {
         Ok(())
     }
 
-    /// Writes the chapter chunks and sidecars and renames everything into place. `None` when
+    /// Writes the chapter chunks and hands the complete WAV on to be finished. `None` when
     /// the article was interrupted.
-    fn finalize(
-        self,
-        job: &ArticleJob,
-        engine: &EngineInfo,
-        settings: &PipelineSettings,
-    ) -> Option<Result<Converted, ArticleError>> {
+    fn finalize(self, article: usize) -> Option<Result<Finishing, ArticleError>> {
         let wav = match self.state {
             Ok(_) if self.interrupted => return None,
             Ok(wav) => wav,
@@ -892,18 +978,11 @@ impl Sink {
         let mut chapter_hashes = self.chapter_hashes;
         chapter_hashes.push(hex(&self.chapter_hasher.finalize()));
         let written = Written {
-            unit_spans: &self.unit_spans,
-            unit_checks: &self.unit_checks,
-            chapter_hashes: &chapter_hashes,
+            unit_spans: self.unit_spans,
+            unit_checks: self.unit_checks,
+            chapter_hashes,
         };
-        Some(write_outputs(
-            job,
-            &self.prepared,
-            wav,
-            &written,
-            engine,
-            settings,
-        ))
+        Some(complete_wav(article, self.prepared, wav, written))
     }
 }
 
@@ -922,28 +1001,46 @@ fn paragraph_spans(
     spans
 }
 
-/// What was learnt while writing an article's audio.
-struct Written<'a> {
-    /// Where each unit starts and ends.
-    unit_spans: &'a [(u64, u64)],
-    /// Each unit's check.
-    unit_checks: &'a [Option<UnitCheck>],
-    /// SHA-256 of each chapter's audio.
-    chapter_hashes: &'a [String],
+/// An article whose WAV is complete (chapter chunks included) in a temporary file, on its way
+/// from the writer to a finisher.
+struct Finishing {
+    article: usize,
+    prepared: Arc<Prepared>,
+    wav: NamedTempFile,
+    /// Where the samples start in `wav`.
+    data_offset: u64,
+    total: u64,
+    spans: Vec<ChapterSpan>,
+    para_spans: Vec<(u64, u64)>,
+    written: Written,
 }
 
-fn write_outputs(
-    job: &ArticleJob,
-    prepared: &Prepared,
+/// What was learnt while writing an article's audio.
+struct Written {
+    /// Where each unit starts and ends.
+    unit_spans: Vec<(u64, u64)>,
+    /// Each unit's check.
+    unit_checks: Vec<Option<UnitCheck>>,
+    /// SHA-256 of each chapter's audio.
+    chapter_hashes: Vec<String>,
+}
+
+/// Lays out the chapters, writes the WAV's chapter chunks and flushes it. Cheap: it runs on
+/// the writer thread.
+fn complete_wav(
+    index: usize,
+    prepared: Arc<Prepared>,
     wav: TempWav,
-    written: &Written<'_>,
-    engine: &EngineInfo,
-    settings: &PipelineSettings,
-) -> Result<Converted, ArticleError> {
-    let (article, units) = (&prepared.article, &prepared.units[..]);
-    let rate = settings.sample_rate;
+    written: Written,
+) -> Result<Finishing, ArticleError> {
+    let article = &prepared.article;
     let total = wav.frames();
-    let para_spans = paragraph_spans(article.paragraphs.len(), units, written.unit_spans);
+    let data_offset = wav.data_offset();
+    let para_spans = paragraph_spans(
+        article.paragraphs.len(),
+        &prepared.units,
+        &written.unit_spans,
+    );
     let paragraph_start: Vec<u64> = para_spans.iter().map(|s| s.0).collect();
     let spans: Vec<ChapterSpan> = article
         .chapters
@@ -956,6 +1053,7 @@ fn write_outputs(
                 .chapters
                 .get(i + 1)
                 .map_or(total, |n| paragraph_start[n.first_paragraph]),
+            level: c.level,
         })
         .collect();
     let regions: Vec<CueRegion> = spans
@@ -966,95 +1064,444 @@ fn write_outputs(
             length: s.end - s.start,
         })
         .collect();
-
-    let wav_path = job.output(".wav");
-    let vtt_path = job.output(".chapters.vtt");
-    let html_path = job.output(".html");
-    let json_path = job.output(".json");
-    let write_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source: std::io::Error| ArticleError::Write { path, source }
-    };
-
-    let wav_tmp = wav
+    let wav = wav
         .finish(&regions)?
         .into_inner()
-        .map_err(|e| ArticleError::Write {
-            path: wav_path.clone(),
-            source: e.into_error(),
-        })?
+        .map_err(|e| WavError::Io(e.into_error()))?
         .0;
-    let wav_bytes = wav_tmp
-        .as_file()
-        .metadata()
-        .map_err(write_err(&wav_path))?
-        .len();
-    let vtt_tmp = temp_with(&vtt_path, chapters::webvtt(&spans, rate).as_bytes())?;
-    let manifest = build_manifest(
-        job,
+    Ok(Finishing {
+        article: index,
         prepared,
-        written,
-        &spans,
-        &para_spans,
+        wav,
+        data_offset,
         total,
-        engine,
-        settings,
-    );
-    let audio = [AudioFile {
-        name: manifest.files.wav.clone(),
-        mime: html::WAV_MIME.into(),
-        bytes: wav_bytes,
-        duration_ms: crate::audio::frames_to_ms(total, rate),
-    }];
-    let html_tmp = temp_with(&html_path, html::article_page(&manifest, &audio).as_bytes())?;
-    let json_tmp = temp_with(&json_path, manifest.to_json().as_bytes())?;
-
-    // The manifest goes last: its presence says the other files are complete.
-    let mut placed: Vec<&Path> = Vec::new();
-    for (tmp, path) in [
-        (wav_tmp, &wav_path),
-        (vtt_tmp, &vtt_path),
-        (html_tmp, &html_path),
-        (json_tmp, &json_path),
-    ] {
-        if let Err(e) = tmp.persist(path) {
-            for p in placed {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(write_err(path)(e.error));
-        }
-        placed.push(path);
-    }
-    Ok(Converted {
-        name: job.name.clone(),
-        wav: wav_path,
-        title: article.title.clone(),
-        chapters: article.chapters.len(),
-        paragraphs: article.paragraphs.len(),
-        frames: total,
-        sample_rate: rate,
+        spans,
+        para_spans,
+        written,
     })
+}
+
+/// What finishers share.
+struct Finisher<'a> {
+    jobs: &'a [ArticleJob],
+    engine: &'a EngineInfo,
+    settings: &'a PipelineSettings,
+    /// Encodes running at once, over all articles: at most `jobs`.
+    encoders: Slots,
+}
+
+impl Finisher<'_> {
+    /// Takes articles until the writer is done, and reports each one's outcome.
+    fn run(&self, queue: &Mutex<Receiver<Finishing>>, tx: Sender<Msg>) {
+        loop {
+            let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+            let Ok(f) = next else { return };
+            let article = f.article;
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.finish(f)))
+                .unwrap_or_else(|_| {
+                    Some(Err(ArticleError::Internal(
+                        "finishing the article panicked".into(),
+                    )))
+                });
+            if tx.send(Msg::Finished { article, result }).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Measures (and normalises) the loudness, writes the chapter files, encodes, builds the
+    /// page and the manifest, and renames everything into place, the manifest last. `None`
+    /// when the run was interrupted; the temporary files go either way.
+    fn finish(&self, f: Finishing) -> Option<Result<Converted, ArticleError>> {
+        match self.try_finish(f) {
+            Err(ArticleError::Encode(EncodeError::Cancelled)) => None,
+            Err(ArticleError::Loudness(e)) if e.kind() == std::io::ErrorKind::Interrupted => None,
+            // An article that was finished stays finished; anything else failed because of
+            // the interruption.
+            Err(_) if process::cancelled() => None,
+            other => Some(other),
+        }
+    }
+
+    fn try_finish(&self, mut f: Finishing) -> Result<Converted, ArticleError> {
+        let job = &self.jobs[f.article];
+        let settings = self.settings;
+        let publishing = &settings.publishing;
+        let rate = settings.sample_rate;
+        let (article, prepared) = (&f.prepared.article, &f.prepared);
+        let stop = || process::cancelled();
+
+        // Loudness, when asked for: measured over the whole article, then normalised in place.
+        // Measuring costs about a second of CPU per hour of audio, so it is not done unasked.
+        let mut record = None;
+        let mut integrated = None;
+        if publishing.loudness.is_some() || publishing.measure_loudness {
+            let file = f.wav.as_file();
+            let measured =
+                loudness::measure(file, f.data_offset, f.total, rate, settings.jobs, &stop)
+                    .map_err(ArticleError::Loudness)?;
+            let mut measured_record = LoudnessRecord {
+                integrated_lufs: measured.integrated_lufs.map(manifest::round_db),
+                true_peak_dbtp: measured.true_peak_dbtp.map(manifest::round_db),
+                normalization: None,
+            };
+            integrated = measured.integrated_lufs;
+            if let Some(target) = &publishing.loudness
+                && let Some(n) = loudness::normalize(
+                    file,
+                    f.data_offset,
+                    f.total,
+                    rate,
+                    &measured,
+                    target,
+                    &stop,
+                )
+                .map_err(ArticleError::Loudness)?
+            {
+                measured_record = LoudnessRecord {
+                    integrated_lufs: n.after.integrated_lufs.map(manifest::round_db),
+                    true_peak_dbtp: n.after.true_peak_dbtp.map(manifest::round_db),
+                    normalization: Some(NormalizationRecord {
+                        target_lufs: target.integrated_lufs,
+                        ceiling_dbtp: target.true_peak_dbtp,
+                        gain_db: manifest::round_db(n.gain_db),
+                        measured_integrated_lufs: measured.integrated_lufs.map(manifest::round_db),
+                        measured_true_peak_dbtp: measured.true_peak_dbtp.map(manifest::round_db),
+                        limited_frames: n.limited_frames,
+                    }),
+                };
+                integrated = n.after.integrated_lufs;
+                // The samples changed: hash the chapters again, from the file as it now is.
+                f.written.chapter_hashes =
+                    hash_chapters(file, f.data_offset, &f.spans).map_err(ArticleError::Loudness)?;
+            }
+            record = Some(measured_record);
+        }
+
+        let mut files = Files {
+            page: Some(file_name(job, ".html")),
+            ..Files::default()
+        };
+        for &format in &publishing.formats {
+            files.set_audio(format, file_name(job, format.suffix()));
+        }
+        for &format in &publishing.chapters {
+            files.set_chapters(format, file_name(job, format.suffix()));
+        }
+        let about = chapters::About {
+            title: &article.title,
+            author: article.author.as_deref(),
+            date: article.date.as_deref(),
+            source: &job.name,
+            generator: GENERATOR,
+        };
+
+        // Compressed files, from the finished WAV, several at once.
+        let duration_ms = crate::audio::frames_to_ms(f.total, rate);
+        let encoded = self.encode(job, &f, &about, duration_ms)?;
+
+        // Chapter files.
+        let mut sidecars: Vec<(NamedTempFile, PathBuf)> = Vec::new();
+        for &format in &publishing.chapters {
+            let text = match format {
+                ChapterFormat::Vtt => chapters::webvtt(&f.spans, rate),
+                ChapterFormat::Json => chapters::chapters_json(&about, &f.spans, rate),
+                ChapterFormat::Ffmetadata => {
+                    chapters::ffmetadata(&chapters::tags(&about), &f.spans, rate)
+                }
+                ChapterFormat::Podcast => {
+                    let audio = [
+                        AudioFormat::Mp3,
+                        AudioFormat::M4b,
+                        AudioFormat::Opus,
+                        AudioFormat::Wav,
+                    ]
+                    .into_iter()
+                    .find_map(|a| files.audio_file(a))
+                    .unwrap_or_default();
+                    chapters::podcast_json(&about, audio, &f.spans, rate)
+                }
+                ChapterFormat::Cue => {
+                    let (audio, kind) = [
+                        AudioFormat::Wav,
+                        AudioFormat::Mp3,
+                        AudioFormat::M4b,
+                        AudioFormat::Opus,
+                    ]
+                    .into_iter()
+                    .find_map(|a| files.audio_file(a).map(|n| (n, a)))
+                    .unwrap_or(("", AudioFormat::Wav));
+                    let kind = if kind == AudioFormat::Mp3 {
+                        chapters::CueFileType::Mp3
+                    } else {
+                        chapters::CueFileType::Wave
+                    };
+                    chapters::cue_sheet(&about, audio, kind, &f.spans, rate)
+                }
+            };
+            let path = job.output(format.suffix());
+            sidecars.push((temp_with(&path, text.as_bytes())?, path));
+        }
+
+        let manifest = build_manifest(
+            job,
+            prepared,
+            &f.written,
+            &f.spans,
+            &f.para_spans,
+            f.total,
+            self.engine,
+            settings,
+            files,
+            record,
+            settings
+                .ffmpeg
+                .as_ref()
+                .filter(|_| publishing.needs_ffmpeg())
+                .map(|e| e.version.clone()),
+        );
+
+        // Every audio file, in the order they are kept.
+        let mut audio_tmp: Vec<(AudioFormat, NamedTempFile, PathBuf)> = Vec::new();
+        if publishing.formats.contains(&AudioFormat::Wav) {
+            audio_tmp.push((
+                AudioFormat::Wav,
+                f.wav,
+                job.output(AudioFormat::Wav.suffix()),
+            ));
+        }
+        audio_tmp.extend(encoded);
+        let mut page_audio = Vec::new();
+        for (format, tmp, path) in &audio_tmp {
+            let bytes = tmp
+                .as_file()
+                .metadata()
+                .map_err(|source| ArticleError::Write {
+                    path: path.clone(),
+                    source,
+                })?
+                .len();
+            page_audio.push(AudioFile {
+                name: manifest
+                    .files
+                    .audio_file(*format)
+                    .unwrap_or_default()
+                    .to_string(),
+                mime: format.mime().into(),
+                bytes,
+                duration_ms,
+            });
+        }
+        let html_path = job.output(".html");
+        let json_path = job.output(".json");
+        let html_tmp = temp_with(
+            &html_path,
+            html::article_page(&manifest, &page_audio).as_bytes(),
+        )?;
+        let json_tmp = temp_with(&json_path, manifest.to_json().as_bytes())?;
+        if process::cancelled() {
+            return Err(ArticleError::Encode(EncodeError::Cancelled));
+        }
+
+        // The manifest goes last: its presence says the other files are complete.
+        let mut all: Vec<(NamedTempFile, PathBuf)> = audio_tmp
+            .into_iter()
+            .map(|(_, tmp, path)| (tmp, path))
+            .collect();
+        all.extend(sidecars);
+        all.push((html_tmp, html_path));
+        all.push((json_tmp, json_path));
+        let mut placed: Vec<PathBuf> = Vec::new();
+        for (tmp, path) in all {
+            if let Err(e) = tmp.persist(&path) {
+                for p in placed {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(ArticleError::Write {
+                    path,
+                    source: e.error,
+                });
+            }
+            placed.push(path);
+        }
+        let main_audio = publishing
+            .formats
+            .first()
+            .map_or_else(|| job.output(".wav"), |f| job.output(f.suffix()));
+        Ok(Converted {
+            name: job.name.clone(),
+            audio: main_audio,
+            title: article.title.clone(),
+            chapters: article.chapters.len(),
+            paragraphs: article.paragraphs.len(),
+            frames: f.total,
+            sample_rate: rate,
+            loudness_lufs: integrated.map(manifest::round_db),
+        })
+    }
+
+    /// Encodes every compressed format of the article, each into a hidden temporary file
+    /// beside its final name, several at once (at most `jobs` encodes run over the whole run).
+    fn encode(
+        &self,
+        job: &ArticleJob,
+        f: &Finishing,
+        about: &chapters::About<'_>,
+        duration_ms: u64,
+    ) -> Result<Vec<(AudioFormat, NamedTempFile, PathBuf)>, ArticleError> {
+        let publishing = &self.settings.publishing;
+        let formats: Vec<AudioFormat> = publishing
+            .formats
+            .iter()
+            .copied()
+            .filter(|f| f.is_encoded())
+            .collect();
+        if formats.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(ffmpeg) = &self.settings.ffmpeg else {
+            return Err(ArticleError::Encode(EncodeError::NotFound));
+        };
+        let rate = self.engine.sample_rate;
+        let tags = chapters::tags(about);
+        // ffmpeg's input metadata lives in the system's temporary folder, not the output's.
+        let metadata = |text: String| -> Result<NamedTempFile, ArticleError> {
+            let write_err = |source| ArticleError::Write {
+                path: std::env::temp_dir().join("aloud-meta-*.ffmetadata"),
+                source,
+            };
+            let mut tmp = tempfile::Builder::new()
+                .prefix("aloud-meta-")
+                .suffix(".ffmetadata")
+                .tempfile()
+                .map_err(write_err)?;
+            tmp.write_all(text.as_bytes())
+                .and_then(|_| tmp.flush())
+                .map_err(write_err)?;
+            Ok(tmp)
+        };
+        // MP3 and M4B take ffmpeg's chapters; Opus takes ours as Vorbis comments.
+        let with_chapters = metadata(chapters::ffmetadata(&tags, &f.spans, rate))?;
+        let mut opus_tags: Vec<(String, String)> = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        opus_tags.extend(chapters::vorbis_chapter_comments(&f.spans, rate));
+        let for_opus = metadata(chapters::ffmetadata(&opus_tags, &[], rate))?;
+
+        let mut outputs = Vec::new();
+        for &format in &formats {
+            let path = job.output(format.suffix());
+            outputs.push((format, temp_beside(&path)?, path));
+        }
+        let results: Vec<Result<(), EncodeError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = outputs
+                .iter()
+                .map(|(format, tmp, _)| {
+                    let meta = if *format == AudioFormat::Opus {
+                        for_opus.path()
+                    } else {
+                        with_chapters.path()
+                    };
+                    let wav = f.wav.path();
+                    scope.spawn(move || {
+                        let _slot = self.encoders.acquire().ok_or(EncodeError::Cancelled)?;
+                        ffmpeg.encode(
+                            *format,
+                            &publishing.bitrates,
+                            wav,
+                            meta,
+                            tmp.path(),
+                            duration_ms,
+                        )
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Err(EncodeError::Cancelled)))
+                .collect()
+        });
+        // The first failure in format order is reported (a cancel wins: it is not a failure).
+        if results
+            .iter()
+            .any(|r| matches!(r, Err(EncodeError::Cancelled)))
+        {
+            return Err(ArticleError::Encode(EncodeError::Cancelled));
+        }
+        for r in results {
+            r?;
+        }
+        Ok(outputs)
+    }
+}
+
+/// A counting semaphore; [`Slots::acquire`] gives up when the run is cancelled.
+struct Slots {
+    used: Mutex<usize>,
+    freed: Condvar,
+    capacity: usize,
+}
+
+struct Slot<'a>(&'a Slots);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.used.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+impl Slots {
+    fn new(capacity: usize) -> Slots {
+        Slots {
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn acquire(&self) -> Option<Slot<'_>> {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        while *used >= self.capacity {
+            if process::cancelled() {
+                return None;
+            }
+            used = self
+                .freed
+                .wait_timeout(used, Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        *used += 1;
+        Some(Slot(self))
+    }
+}
+
+/// An output's file name (no folder), as the manifest and the page refer to it.
+fn file_name(job: &ArticleJob, suffix: &str) -> String {
+    job.output(suffix)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[allow(clippy::too_many_arguments)]
 fn build_manifest(
     job: &ArticleJob,
     prepared: &Prepared,
-    written: &Written<'_>,
+    written: &Written,
     spans: &[ChapterSpan],
     para_spans: &[(u64, u64)],
     total: u64,
     engine: &EngineInfo,
     settings: &PipelineSettings,
+    files: Files,
+    loudness: Option<LoudnessRecord>,
+    encoder: Option<String>,
 ) -> Manifest {
     let (article, units) = (&prepared.article, &prepared.units[..]);
     let rate = settings.sample_rate;
-    let file_name = |suffix: &str| {
-        job.output(suffix)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
     // Everything here is linear in the article's size: 100,000 paragraphs must not take long.
     let chapter_of = article.chapter_of_paragraphs();
     let parents = article.chapter_parents();
@@ -1070,7 +1517,6 @@ fn build_manifest(
                 .iter()
                 .find(|n| n.level <= c.level)
                 .map_or(article.paragraphs.len(), |n| n.first_paragraph);
-            let parent = parents[i];
             ChapterRecord {
                 index: i,
                 title: s.title.clone(),
@@ -1078,7 +1524,7 @@ fn build_manifest(
                 end_frame: s.end,
                 start_seconds: manifest::seconds(s.start, rate),
                 level: c.level,
-                parent,
+                parent: parents[i],
                 paragraphs: [c.first_paragraph, next - 1],
                 audio_sha256: written.chapter_hashes.get(i).cloned().unwrap_or_default(),
             }
@@ -1125,7 +1571,7 @@ fn build_manifest(
     Manifest {
         format: manifest::FORMAT.into(),
         format_version: manifest::FORMAT_VERSION,
-        generator: format!("aloud {}", env!("CARGO_PKG_VERSION")),
+        generator: GENERATOR.to_string(),
         source: job.name.clone(),
         input_sha256: prepared.input_sha256.clone(),
         settings_sha256: settings.fingerprint.clone(),
@@ -1144,11 +1590,9 @@ fn build_manifest(
         chapter_gap_ms: settings.chapter_gap_ms,
         total_frames: total,
         duration_seconds: manifest::seconds(total, rate),
-        files: Files {
-            wav: file_name(".wav"),
-            chapters_vtt: file_name(".chapters.vtt"),
-            page: Some(file_name(".html")),
-        },
+        loudness,
+        encoder,
+        files,
         chapters,
         paragraphs,
         skipped: article
@@ -1161,6 +1605,30 @@ fn build_manifest(
             })
             .collect(),
     }
+}
+
+/// SHA-256 of each chapter's samples, read back from a WAV file.
+fn hash_chapters(
+    file: &std::fs::File,
+    data_offset: u64,
+    spans: &[ChapterSpan],
+) -> std::io::Result<Vec<String>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 1 << 16];
+    spans
+        .iter()
+        .map(|s| {
+            let mut hash = Sha256::new();
+            let (mut at, end) = (data_offset + s.start * 2, data_offset + s.end * 2);
+            while at < end {
+                let n = ((end - at) as usize).min(buf.len());
+                file.read_exact_at(&mut buf[..n], at)?;
+                hash.update(&buf[..n]);
+                at += n as u64;
+            }
+            Ok(hex(&hash.finalize()))
+        })
+        .collect()
 }
 
 /// Feeds `frames` frames of 16-bit silence to a hash.

@@ -101,13 +101,13 @@ impl Progress {
                     Outcome::Converted(c) if self.verbose => self.println(format!(
                         "converted {} -> {} ({} chapter{}, {})",
                         c.name,
-                        c.wav.display(),
+                        c.audio.display(),
                         c.chapters,
                         if c.chapters == 1 { "" } else { "s" },
                         clock(frames_to_ms(c.frames, c.sample_rate))
                     )),
                     Outcome::Unchanged(c) if self.verbose => {
-                        self.println(format!("up to date {} -> {}", c.name, c.wav.display()))
+                        self.println(format!("up to date {} -> {}", c.name, c.audio.display()))
                     }
                     Outcome::Failed { name, error } => {
                         self.println(format!("aloud: error: {name}: {error}"))

@@ -147,6 +147,12 @@ impl<W: Write + Seek> WavWriter<W> {
         self.frames
     }
 
+    /// Where the first sample lies in the sink: the `data` payload is `frames × 2` bytes from
+    /// here, so a finished file's samples can be rewritten in place.
+    pub fn data_offset(&self) -> u64 {
+        self.data_size_at + 4
+    }
+
     /// Appends samples (one per frame).
     pub fn write_samples(&mut self, samples: &[i16]) -> Result<(), WavError> {
         self.reserve(samples.len() as u64)?;

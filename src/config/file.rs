@@ -8,7 +8,7 @@
 //! working folder's file, the user's file, the voice profile, built-in defaults. Lists
 //! (`lexicon`, `furniture`) add up; a flag cannot switch off a boolean a file switched on.
 
-use super::{BackendKind, ConfigError, ConvertRequest};
+use super::{AudioFormat, BackendKind, ChapterFormat, ConfigError, ConvertRequest};
 use crate::text::Format;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -66,6 +66,22 @@ pub struct ConfigFile {
     pub quiet: Option<bool>,
     /// `--verbose`.
     pub verbose: Option<bool>,
+    /// `--formats`.
+    pub formats: Option<Vec<AudioFormat>>,
+    /// `--chapters`.
+    pub chapters: Option<Vec<ChapterFormat>>,
+    /// `--mp3-bitrate`.
+    pub mp3_bitrate: Option<u32>,
+    /// `--opus-bitrate`.
+    pub opus_bitrate: Option<u32>,
+    /// `--aac-bitrate`.
+    pub aac_bitrate: Option<u32>,
+    /// `--loudness`.
+    pub loudness: Option<f64>,
+    /// `--true-peak`.
+    pub true_peak: Option<f64>,
+    /// `--measure-loudness`.
+    pub measure_loudness: Option<bool>,
 }
 
 /// The config files that apply, highest precedence first, each with its path.
@@ -145,6 +161,14 @@ pub fn apply(req: &mut ConvertRequest, files: &[(PathBuf, ConfigFile)]) {
         req.retries = req.retries.or(f.retries);
         req.cache_dir = req.cache_dir.take().or(f.cache_dir);
         req.no_cache |= f.no_cache.unwrap_or(false);
+        req.formats = req.formats.take().or(f.formats);
+        req.chapters = req.chapters.take().or(f.chapters);
+        req.mp3_bitrate = req.mp3_bitrate.or(f.mp3_bitrate);
+        req.opus_bitrate = req.opus_bitrate.or(f.opus_bitrate);
+        req.aac_bitrate = req.aac_bitrate.or(f.aac_bitrate);
+        req.loudness = req.loudness.or(f.loudness);
+        req.true_peak = req.true_peak.or(f.true_peak);
+        req.measure_loudness |= f.measure_loudness.unwrap_or(false);
         req.quiet |= f.quiet.unwrap_or(false) && !req.verbose;
         req.verbose |= f.verbose.unwrap_or(false) && !req.quiet;
         // Files' lists come first, so a flag's lexicon entries win over a file's.

@@ -45,6 +45,192 @@ pub enum BackendKind {
 /// The output folder when none is given.
 pub const DEFAULT_OUTPUT: &str = "output";
 
+/// An audio file written for each article.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioFormat {
+    /// The master: 16-bit PCM WAV with RIFF chapter markers.
+    Wav,
+    /// MP3 (LAME) with ID3v2 chapters (`CHAP`/`CTOC`).
+    Mp3,
+    /// Opus in Ogg, chapters as Vorbis comments.
+    Opus,
+    /// AAC in MP4 (an audiobook), chapters as a QuickTime chapter track and Nero `chpl`.
+    M4b,
+}
+
+impl AudioFormat {
+    /// Every format, in the order files are listed.
+    pub const ALL: [AudioFormat; 4] = [
+        AudioFormat::Wav,
+        AudioFormat::Mp3,
+        AudioFormat::Opus,
+        AudioFormat::M4b,
+    ];
+
+    /// The name used on the command line and in the manifest: `wav`, `mp3`, `opus`, `m4b`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AudioFormat::Wav => "wav",
+            AudioFormat::Mp3 => "mp3",
+            AudioFormat::Opus => "opus",
+            AudioFormat::M4b => "m4b",
+        }
+    }
+
+    /// The output file's suffix.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            AudioFormat::Wav => ".wav",
+            AudioFormat::Mp3 => ".mp3",
+            AudioFormat::Opus => ".opus",
+            AudioFormat::M4b => ".m4b",
+        }
+    }
+
+    /// The exact MIME type a page offers it with.
+    pub fn mime(self) -> &'static str {
+        match self {
+            AudioFormat::Wav => "audio/wav",
+            AudioFormat::Mp3 => "audio/mpeg",
+            AudioFormat::Opus => "audio/ogg; codecs=opus",
+            AudioFormat::M4b => "audio/mp4; codecs=\"mp4a.40.2\"",
+        }
+    }
+
+    /// Whether ffmpeg makes it (everything but the WAV).
+    pub fn is_encoded(self) -> bool {
+        self != AudioFormat::Wav
+    }
+}
+
+/// A chapter file written beside each article's audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChapterFormat {
+    /// WebVTT chapters, for the player page.
+    Vtt,
+    /// aloud's own JSON chapter list, with levels and frames.
+    Json,
+    /// FFmpeg's metadata file.
+    Ffmetadata,
+    /// Podcasting 2.0 JSON chapters.
+    Podcast,
+    /// A CUE sheet.
+    Cue,
+}
+
+impl ChapterFormat {
+    /// Every format, in the order files are listed.
+    pub const ALL: [ChapterFormat; 5] = [
+        ChapterFormat::Vtt,
+        ChapterFormat::Json,
+        ChapterFormat::Ffmetadata,
+        ChapterFormat::Podcast,
+        ChapterFormat::Cue,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChapterFormat::Vtt => "vtt",
+            ChapterFormat::Json => "json",
+            ChapterFormat::Ffmetadata => "ffmetadata",
+            ChapterFormat::Podcast => "podcast",
+            ChapterFormat::Cue => "cue",
+        }
+    }
+
+    /// The output file's suffix.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            ChapterFormat::Vtt => ".chapters.vtt",
+            ChapterFormat::Json => ".chapters.json",
+            ChapterFormat::Ffmetadata => ".ffmetadata",
+            ChapterFormat::Podcast => ".podcast-chapters.json",
+            ChapterFormat::Cue => ".cue",
+        }
+    }
+}
+
+/// Bit rates of the compressed formats, in kb/s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bitrates {
+    /// MP3 (constant bit rate).
+    pub mp3: u32,
+    /// Opus (variable bit rate, this on average).
+    pub opus: u32,
+    /// AAC in the M4B.
+    pub aac: u32,
+}
+
+impl Default for Bitrates {
+    /// Speech defaults: mono MP3 at 64 kb/s, Opus at 32 kb/s, AAC at 64 kb/s.
+    fn default() -> Self {
+        Bitrates {
+            mp3: 64,
+            opus: 32,
+            aac: 64,
+        }
+    }
+}
+
+/// The default true-peak ceiling with `--loudness`, in dBTP.
+pub const DEFAULT_TRUE_PEAK: f64 = -1.0;
+
+/// What files each article gets, and how its audio is finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publishing {
+    /// Audio formats, each once, in [`AudioFormat::ALL`] order; never empty.
+    pub formats: Vec<AudioFormat>,
+    /// Chapter files, each once, in [`ChapterFormat::ALL`] order.
+    pub chapters: Vec<ChapterFormat>,
+    /// Bit rates of the compressed formats.
+    pub bitrates: Bitrates,
+    /// Loudness normalisation, when asked for.
+    pub loudness: Option<crate::audio::loudness::Target>,
+    /// Measure loudness (and record it) even without normalising.
+    pub measure_loudness: bool,
+}
+
+impl Default for Publishing {
+    /// A WAV and WebVTT chapters, no normalisation.
+    fn default() -> Self {
+        Publishing {
+            formats: vec![AudioFormat::Wav],
+            chapters: vec![ChapterFormat::Vtt],
+            bitrates: Bitrates::default(),
+            loudness: None,
+            measure_loudness: false,
+        }
+    }
+}
+
+impl Publishing {
+    /// Whether any format needs ffmpeg.
+    pub fn needs_ffmpeg(&self) -> bool {
+        self.formats.iter().any(|f| f.is_encoded())
+    }
+
+    /// Everything that shapes the files, for the up-to-date fingerprint.
+    pub fn describe(&self) -> String {
+        let names = |v: Vec<&str>| v.join(",");
+        format!(
+            "formats={}\nchapters={}\nbitrates=mp3:{},opus:{},aac:{}\nloudness={}\nmeasure_loudness={}\n",
+            names(self.formats.iter().map(|f| f.name()).collect()),
+            names(self.chapters.iter().map(|f| f.name()).collect()),
+            self.bitrates.mp3,
+            self.bitrates.opus,
+            self.bitrates.aac,
+            self.loudness.map_or("off".to_string(), |t| format!(
+                "{}LUFS,{}dBTP",
+                t.integrated_lufs, t.true_peak_dbtp
+            )),
+            self.measure_loudness
+        )
+    }
+}
+
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -202,6 +388,22 @@ pub struct ConvertRequest {
     pub force: bool,
     /// Convert only this shard of the articles.
     pub shard: Option<Shard>,
+    /// Audio formats to write.
+    pub formats: Option<Vec<AudioFormat>>,
+    /// Chapter files to write.
+    pub chapters: Option<Vec<ChapterFormat>>,
+    /// MP3 bit rate, kb/s.
+    pub mp3_bitrate: Option<u32>,
+    /// Opus bit rate, kb/s.
+    pub opus_bitrate: Option<u32>,
+    /// AAC (M4B) bit rate, kb/s.
+    pub aac_bitrate: Option<u32>,
+    /// Integrated loudness target, LUFS; `None`: no normalisation.
+    pub loudness: Option<f64>,
+    /// True-peak ceiling, dBTP.
+    pub true_peak: Option<f64>,
+    /// Measure and record loudness without normalising.
+    pub measure_loudness: bool,
     /// Print a JSON summary on stdout.
     pub json: bool,
     /// Log each article.
@@ -237,6 +439,8 @@ pub struct ConvertConfig {
     pub force: bool,
     /// Convert only this shard of the articles.
     pub shard: Option<Shard>,
+    /// Files to write and how the audio is finished.
+    pub publishing: Publishing,
     /// Print a JSON summary on stdout.
     pub json: bool,
     /// Log each article.
@@ -326,6 +530,7 @@ pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, Con
         });
     }
     let timeout = Duration::from_secs_f64(timeout_secs);
+    let publishing = resolve_publishing(&req)?;
 
     let voice = engine_voice.or(profile.voice.clone());
     if let Some(v) = &voice
@@ -501,6 +706,7 @@ pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, Con
         cache,
         force: req.force,
         shard: req.shard,
+        publishing,
         json: req.json,
         verbose: req.verbose,
         quiet: req.quiet,
@@ -525,6 +731,62 @@ fn model_source(profile: &VoiceProfile) -> Result<ModelSource, ConfigError> {
             })?)
         }
         (None, None) => ModelSource::None,
+    })
+}
+
+/// Formats, chapter files, bit rates and loudness, checked.
+fn resolve_publishing(req: &ConvertRequest) -> Result<Publishing, ConfigError> {
+    let defaults = Publishing::default();
+    let mut formats = req.formats.clone().unwrap_or(defaults.formats);
+    formats.sort();
+    formats.dedup();
+    if formats.is_empty() {
+        return Err(ConfigError::Invalid {
+            option: "--formats",
+            message: "name at least one of wav, mp3, opus, m4b".into(),
+        });
+    }
+    let mut chapters = req.chapters.clone().unwrap_or(defaults.chapters);
+    chapters.sort();
+    chapters.dedup();
+    let bitrates = Bitrates {
+        mp3: req.mp3_bitrate.unwrap_or(defaults.bitrates.mp3),
+        opus: req.opus_bitrate.unwrap_or(defaults.bitrates.opus),
+        aac: req.aac_bitrate.unwrap_or(defaults.bitrates.aac),
+    };
+    check_range("--mp3-bitrate", u64::from(bitrates.mp3), 8, 320)?;
+    check_range("--opus-bitrate", u64::from(bitrates.opus), 6, 256)?;
+    check_range("--aac-bitrate", u64::from(bitrates.aac), 16, 320)?;
+    let true_peak = req.true_peak.unwrap_or(DEFAULT_TRUE_PEAK);
+    if !(true_peak.is_finite() && (-20.0..=0.0).contains(&true_peak)) {
+        return Err(ConfigError::Invalid {
+            option: "--true-peak",
+            message: format!("{true_peak} is not a ceiling between -20 and 0 dBTP"),
+        });
+    }
+    let loudness = match req.loudness {
+        None => None,
+        Some(l) if l.is_finite() && (-40.0..=-5.0).contains(&l) => {
+            Some(crate::audio::loudness::Target {
+                integrated_lufs: l,
+                true_peak_dbtp: true_peak,
+            })
+        }
+        Some(l) => {
+            return Err(ConfigError::Invalid {
+                option: "--loudness",
+                message: format!(
+                    "{l} is not a loudness between -40 and -5 LUFS (e.g. -16 for podcasts, -18 for speech)"
+                ),
+            });
+        }
+    };
+    Ok(Publishing {
+        formats,
+        chapters,
+        bitrates,
+        measure_loudness: req.measure_loudness || loudness.is_some(),
+        loudness,
     })
 }
 
@@ -668,6 +930,34 @@ mod tests {
     }
 
     #[test]
+    fn publishing_defaults_to_a_wav_and_vtt_and_sorts_what_is_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = resolve(req(), dir.path()).unwrap();
+        assert_eq!(c.publishing, Publishing::default());
+        assert!(!c.publishing.needs_ffmpeg());
+        let c = resolve(
+            ConvertRequest {
+                formats: Some(vec![AudioFormat::Opus, AudioFormat::Mp3, AudioFormat::Opus]),
+                chapters: Some(vec![ChapterFormat::Cue, ChapterFormat::Vtt]),
+                loudness: Some(-16.0),
+                ..req()
+            },
+            dir.path(),
+        )
+        .unwrap();
+        let p = c.publishing;
+        assert_eq!(p.formats, [AudioFormat::Mp3, AudioFormat::Opus]);
+        assert_eq!(p.chapters, [ChapterFormat::Vtt, ChapterFormat::Cue]);
+        assert!(p.needs_ffmpeg());
+        let target = p.loudness.unwrap();
+        assert_eq!(
+            (target.integrated_lufs, target.true_peak_dbtp),
+            (-16.0, -1.0)
+        );
+        assert!(p.describe().contains("formats=mp3,opus\n"));
+    }
+
+    #[test]
     fn shards_parse_as_k_of_n() {
         assert_eq!("2/5".parse::<Shard>(), Ok(Shard { index: 2, count: 5 }));
         for bad in ["5/5", "1/0", "x/2", "3", "-1/4"] {
@@ -713,6 +1003,34 @@ mod tests {
                     ..req()
                 },
                 "--voice",
+            ),
+            (
+                ConvertRequest {
+                    formats: Some(vec![]),
+                    ..req()
+                },
+                "--formats",
+            ),
+            (
+                ConvertRequest {
+                    mp3_bitrate: Some(1000),
+                    ..req()
+                },
+                "--mp3-bitrate",
+            ),
+            (
+                ConvertRequest {
+                    loudness: Some(3.0),
+                    ..req()
+                },
+                "--loudness",
+            ),
+            (
+                ConvertRequest {
+                    true_peak: Some(1.0),
+                    ..req()
+                },
+                "--true-peak",
             ),
         ] {
             let err = resolve(r, dir.path()).unwrap_err();

@@ -486,7 +486,7 @@ fn markup_in_titles_and_text_renders_as_text() {
     m.title = evil_title.to_string();
     m.chapters[0].title = evil_title.to_string();
     let audio = [aloud::html::AudioFile {
-        name: m.files.wav.clone(),
+        name: m.files.wav.clone().unwrap(),
         mime: "audio/wav".into(),
         bytes: 1,
         duration_ms: 1,
@@ -529,4 +529,94 @@ fn markup_in_titles_and_text_renders_as_text() {
     let href = b.eval("document.querySelector('main h2 a').href");
     let href = href.as_str().unwrap();
     assert!(!href.contains('<') && !href.contains('"'), "{href}");
+}
+
+/// The compressed files play in Chromium: each `<source>` type is one it can play, the page
+/// offers them smallest first, and each file alone, served with `Range` support, loads with
+/// the manifest's duration and plays.
+#[test]
+fn chromium_plays_the_mp3_opus_and_m4b_sources() {
+    if !browser_available() || !require("ffmpeg") {
+        return;
+    }
+    let env = TestEnv::new();
+    let out = crate::publish::published_site(&env);
+    let m = env.manifest("out/us-iraq-dialogue.json");
+    let server = StaticServer::start(&out);
+    let mut b = Browser::start(1280, 900);
+    b.goto(&format!("{}/us-iraq-dialogue.html", server.base));
+    check_duration(&mut b, &m);
+    let sources = b.eval(
+        "Array.from(document.querySelectorAll('audio > source')).map(s => [s.getAttribute('src'), s.type, document.getElementById('player').canPlayType(s.type)])",
+    );
+    let sources = sources.as_array().unwrap();
+    assert_eq!(sources.len(), 4, "{sources:?}");
+    let size = |v: &Value| {
+        std::fs::metadata(out.join(v.as_str().unwrap()))
+            .unwrap()
+            .len()
+    };
+    for pair in sources.windows(2) {
+        assert!(
+            size(&pair[0][0]) <= size(&pair[1][0]),
+            "smallest first: {sources:?}"
+        );
+    }
+    for s in sources {
+        let can = s[2].as_str().unwrap();
+        assert!(can == "probably" || can == "maybe", "{s}");
+    }
+    // The browser takes the first source, the smallest.
+    let current = b.eval("document.getElementById('player').currentSrc");
+    assert!(
+        current
+            .as_str()
+            .unwrap()
+            .ends_with(sources[0][0].as_str().unwrap()),
+        "{current}"
+    );
+
+    for file in [
+        "us-iraq-dialogue.mp3",
+        "us-iraq-dialogue.opus",
+        "us-iraq-dialogue.m4b",
+    ] {
+        b.exec(
+            "const p = document.getElementById('player'); p.pause(); \
+             p.querySelectorAll('source').forEach(s => s.remove()); \
+             p.src = arguments[0]; p.muted = true; p.load();",
+            json!([file]),
+        );
+        b.wait_for(
+            &format!("{file}'s metadata"),
+            "document.getElementById('player').readyState >= 1",
+            WAIT,
+        );
+        let duration = secs(&b.eval("document.getElementById('player').duration"));
+        let expected = secs(&m["duration_seconds"]);
+        assert!(
+            (duration - expected).abs() <= 0.1,
+            "{file}: the player says {duration} s, the manifest {expected} s"
+        );
+        // Seek to chapter 3 and play: the time moves on from there.
+        let start = chapter_start(&m, 3);
+        b.exec(
+            "const p = document.getElementById('player'); p.currentTime = arguments[0]; p.play();",
+            json!([start]),
+        );
+        b.wait_for(
+            &format!("{file} to play"),
+            &format!(
+                "document.getElementById('player').currentTime > {}",
+                start + 0.5
+            ),
+            WAIT,
+        );
+        assert_eq!(
+            b.eval("document.getElementById('player').error"),
+            Value::Null,
+            "{file}"
+        );
+    }
+    assert!(server.partial_responses() > 0);
 }

@@ -236,6 +236,9 @@ fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
         "html" => "text/html; charset=utf-8",
         "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "opus" => "audio/ogg",
+        "m4b" => "audio/mp4",
         "vtt" => "text/vtt; charset=utf-8",
         "json" => "application/json",
         "png" => "image/png",

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, driving the real CLI and the library.
 //!
-//! Tests that need an outside program (espeak-ng, ffprobe, sndfile-info, chromium) call
+//! Tests that need an outside program (espeak-ng, ffmpeg, ffprobe, sndfile-info, cueprint,
+//! chromium) call
 //! [`support::require`]: where the program is missing they fail under `CI=true` and print a
 //! loud SKIPPED line elsewhere. `.ci/run` installs all of them.
 
@@ -15,6 +16,7 @@ mod formats;
 mod hardening;
 mod http_server;
 mod pages;
+mod publish;
 mod readers;
 mod support;
 mod tts_server;
