@@ -66,6 +66,16 @@ enum Commands {
     /// warning.
     #[command(after_help = "Examples:\n  aloud index\n  aloud index out/")]
     Index(IndexArgs),
+
+    /// A libespeak-ng synthesis worker; aloud starts these itself.
+    #[command(name = crate::backend::libespeak::WORKER_COMMAND, hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// The library to load.
+    library: OsString,
 }
 
 #[derive(Debug, Args)]
@@ -263,9 +273,13 @@ struct TextArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum BackendArg {
-    /// The espeak-ng program, one process per paragraph.
+    /// espeak-ng's library (libespeak-ng) in long-lived worker processes, with word timings;
+    /// the espeak-ng program where the library is missing.
     #[value(name = "espeak-ng")]
     EspeakNg,
+    /// The espeak-ng program, one process per paragraph.
+    #[value(name = "espeak-ng-process")]
+    EspeakNgProcess,
     /// Deterministic tones, no engine: for tests.
     Mock,
 }
@@ -311,6 +325,7 @@ where
                 jobs: a.jobs,
                 backend: a.backend.map(|b| match b {
                     BackendArg::EspeakNg => BackendKind::EspeakNg,
+                    BackendArg::EspeakNgProcess => BackendKind::EspeakNgProcess,
                     BackendArg::Mock => BackendKind::Mock,
                 }),
                 voice: a.voice.voice,
@@ -360,7 +375,15 @@ where
             dir: a.dir,
             quiet: a.quiet,
         }),
+        Commands::Worker(a) => Command::Worker { library: a.library },
     })
+}
+
+/// Whether these arguments start a synthesis worker (which must stay single-threaded, so
+/// `main` installs no Ctrl-C handler thread for it).
+pub fn is_worker(args: &[OsString]) -> bool {
+    args.get(1)
+        .is_some_and(|a| a == crate::backend::libespeak::WORKER_COMMAND)
 }
 
 /// The full help text of `aloud` and each subcommand, for snapshot tests.
@@ -370,7 +393,10 @@ pub fn help_texts() -> Vec<(String, String)> {
     let mut cmd = Cli::command().term_width(100);
     cmd.build();
     let mut out = vec![("aloud".to_string(), cmd.render_long_help().to_string())];
-    for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+    for sub in cmd
+        .get_subcommands_mut()
+        .filter(|s| s.get_name() != "help" && !s.is_hide_set())
+    {
         out.push((
             format!("aloud {}", sub.get_name()),
             sub.render_long_help().to_string(),

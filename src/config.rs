@@ -10,6 +10,7 @@
 //! name.
 
 use crate::backend::espeak::EspeakSettings;
+use crate::backend::libespeak::{LibEspeakSettings, library_from_env};
 use crate::backend::mock::MockSettings;
 use crate::cache::UnitCache;
 use crate::text::furniture::FurnitureFilter;
@@ -35,9 +36,13 @@ const BUILTIN_LEXICONS: &[(&str, &str)] = &[("en", include_str!("../voices/en.le
 /// Which synthesizer to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum BackendKind {
-    /// The external `espeak-ng` program, one process per unit.
+    /// espeak-ng: its library in long-lived workers, or the program where the library is
+    /// missing.
     #[serde(rename = "espeak-ng")]
     EspeakNg,
+    /// The external `espeak-ng` program, one process per unit.
+    #[serde(rename = "espeak-ng-process")]
+    EspeakNgProcess,
     /// The in-process mock (tones).
     #[serde(rename = "mock")]
     Mock,
@@ -89,6 +94,11 @@ pub enum Command {
     },
     /// `aloud index`.
     Index(IndexRequest),
+    /// A synthesis worker (hidden; started by aloud itself).
+    Worker {
+        /// The libespeak-ng library to load.
+        library: std::ffi::OsString,
+    },
 }
 
 /// `aloud index [DIR]`: rebuild `DIR/index.html` from the manifests under DIR.
@@ -236,8 +246,10 @@ pub struct ConvertConfig {
 /// A backend with its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendConfig {
-    /// espeak-ng.
+    /// The `espeak-ng` program.
     Espeak(EspeakSettings),
+    /// libespeak-ng in worker processes.
+    LibEspeak(LibEspeakSettings),
     /// The mock.
     Mock(MockSettings),
 }
@@ -305,12 +317,12 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
     }
     let timeout = Duration::from_secs_f64(timeout_secs);
 
-    let backend = match req
+    let kind = req
         .backend
         .or(profile.backend)
-        .unwrap_or(BackendKind::EspeakNg)
-    {
-        BackendKind::EspeakNg => {
+        .unwrap_or(BackendKind::EspeakNg);
+    let backend = match kind {
+        BackendKind::EspeakNg | BackendKind::EspeakNgProcess => {
             let voice = engine_voice
                 .or(profile.voice)
                 .unwrap_or_else(|| DEFAULT_VOICE.to_string());
@@ -325,13 +337,23 @@ pub fn resolve(req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, ConfigE
             check_range("--rate", u64::from(rate), 80, 450)?;
             let pitch = req.pitch.or(profile.pitch).unwrap_or(50);
             check_range("--pitch", u64::from(pitch), 0, 99)?;
-            BackendConfig::Espeak(EspeakSettings {
+            let espeak = EspeakSettings {
                 program: "espeak-ng".into(),
                 voice,
                 rate,
                 pitch,
                 timeout,
-            })
+            };
+            if kind == BackendKind::EspeakNg {
+                BackendConfig::LibEspeak(LibEspeakSettings {
+                    espeak,
+                    // Workers are this very program in a hidden mode.
+                    worker: std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into()),
+                    library: library_from_env(),
+                })
+            } else {
+                BackendConfig::Espeak(espeak)
+            }
         }
         BackendKind::Mock => {
             let defaults = MockSettings::default();
@@ -525,9 +547,10 @@ mod tests {
         let c = resolve(req(), dir.path()).unwrap();
         assert_eq!(c.gap_ms, 400);
         assert_eq!(c.output_dir, PathBuf::from("output"));
-        let BackendConfig::Espeak(e) = c.backend else {
-            panic!("espeak is the default")
+        let BackendConfig::LibEspeak(l) = c.backend else {
+            panic!("libespeak-ng is the default")
         };
+        let e = l.espeak;
         assert_eq!((e.voice.as_str(), e.rate, e.pitch), ("en-us", 175, 50));
         assert_eq!(e.timeout, Duration::from_secs(60));
     }
@@ -544,7 +567,7 @@ mod tests {
             dir.path(),
         )
         .unwrap();
-        let BackendConfig::Espeak(e) = c.backend else {
+        let BackendConfig::LibEspeak(LibEspeakSettings { espeak: e, .. }) = c.backend else {
             panic!()
         };
         assert_eq!((e.voice.as_str(), e.rate, e.pitch), ("en-gb", 200, 45));
@@ -557,7 +580,7 @@ mod tests {
             dir.path(),
         )
         .unwrap();
-        let BackendConfig::Espeak(e) = c.backend else {
+        let BackendConfig::LibEspeak(LibEspeakSettings { espeak: e, .. }) = c.backend else {
             panic!()
         };
         assert_eq!(e.voice, "fr+f3");
@@ -610,6 +633,34 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn espeak_ng_is_the_library_engine_and_espeak_ng_process_the_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = resolve(req(), dir.path()).unwrap();
+        let BackendConfig::LibEspeak(l) = c.backend else {
+            panic!("the library engine is the default")
+        };
+        assert_eq!(l.library, crate::backend::libespeak::library_from_env());
+        std::fs::create_dir(dir.path().join("voices")).unwrap();
+        std::fs::write(
+            dir.path().join("voices/p.toml"),
+            "backend = \"espeak-ng-process\"\nvoice = \"en-gb\"\n",
+        )
+        .unwrap();
+        let c = resolve(
+            ConvertRequest {
+                voice: Some("p".into()),
+                ..req()
+            },
+            dir.path(),
+        )
+        .unwrap();
+        let BackendConfig::Espeak(e) = c.backend else {
+            panic!("a profile can choose the program")
+        };
+        assert_eq!(e.voice, "en-gb");
     }
 
     #[test]

@@ -48,6 +48,12 @@ where
         config::Command::Segments { request, json } => segments::run(request, json),
         config::Command::Cache { action, dir, json } => batch::run_cache(action, dir, json),
         config::Command::Index(request) => batch::run_index(request),
+        config::Command::Worker { library } => {
+            return match backend::libespeak::worker::run(&library) {
+                0 => ExitCode::Success,
+                _ => ExitCode::Failure,
+            };
+        }
     };
     result.unwrap_or_else(|e| {
         report::error(format_args!("{e:#}"));
