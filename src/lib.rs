@@ -9,6 +9,7 @@ pub mod audio;
 pub mod backend;
 pub mod batch;
 pub mod cache;
+pub mod captions;
 pub mod chapters;
 pub mod cli;
 pub mod config;
@@ -21,6 +22,7 @@ pub mod process;
 pub mod report;
 pub mod segments;
 pub mod text;
+pub mod timing;
 
 use exit_codes::ExitCode;
 use std::ffi::OsString;

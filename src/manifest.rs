@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 /// Identifies the manifest format.
 pub const FORMAT: &str = "aloud-manifest";
 /// Bumped when a field changes meaning.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One article's manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +48,10 @@ pub struct Manifest {
     pub gap_ms: u64,
     /// Frames of audio in the WAV.
     pub total_frames: u64,
+    /// How fine the timings are: `word` (every paragraph lists its words and sentences),
+    /// `sentence` (its sentences) or `paragraph` (only paragraphs and units have times).
+    #[serde(default)]
+    pub timing: crate::timing::Precision,
     /// `total_frames` in seconds.
     pub duration_seconds: f64,
     /// Output files, relative to the manifest.
@@ -81,6 +85,9 @@ pub struct Files {
     /// The HTML player page (absent in manifests written before there were pages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<String>,
+    /// WebVTT captions, one cue per sentence (or part of one), with word times when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captions_vtt: Option<String>,
 }
 
 impl Files {
@@ -88,6 +95,7 @@ impl Files {
     pub fn all(&self) -> Vec<&str> {
         let mut all = vec![self.wav.as_str(), self.chapters_vtt.as_str()];
         all.extend(self.page.as_deref());
+        all.extend(self.captions_vtt.as_deref());
         all
     }
 }
@@ -140,6 +148,41 @@ pub struct ParagraphRecord {
     pub duration_seconds: f64,
     /// The units it was spoken in, in order (long paragraphs are split at sentences).
     pub units: Vec<UnitRecord>,
+    /// Its sentences, when the engine reported them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sentences: Vec<SentenceRecord>,
+    /// Its words, when the engine reported them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<WordRecord>,
+}
+
+/// One spoken sentence. Frames are on the article's timeline, exact to the sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentenceRecord {
+    /// Where the engine began it.
+    pub start_frame: u64,
+    /// One past its last sound (the pause after it is not included).
+    pub end_frame: u64,
+    /// The sentence as spoken (from the unit's text).
+    pub spoken: String,
+    /// Its byte range `[start, end)` in the paragraph's `text` (as written), when its words
+    /// were found there.
+    pub text: Option<[usize; 2]>,
+}
+
+/// One spoken word. Frames are on the article's timeline, exact to the sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WordRecord {
+    /// Where the engine began it.
+    pub start_frame: u64,
+    /// One past its last sound: the next word's start, less any silence before it.
+    pub end_frame: u64,
+    /// The word as spoken (from the unit's text, after normalisation and the lexicon).
+    pub spoken: String,
+    /// Its byte range `[start, end)` in the paragraph's `text` (as written); `null` for a word
+    /// that is not in the written text (the "to" of "2019–2020"). Several spoken words can
+    /// share one written word (a lexicon entry that says one word as three).
+    pub text: Option<[usize; 2]>,
 }
 
 /// One engine call's worth of text.

@@ -17,13 +17,16 @@ use crate::audio::riff::{CueRegion, WavError, WavWriter};
 use crate::audio::{Audio, ms_to_frames};
 use crate::backend::{EngineInfo, Request, SynthError, Synthesizer};
 use crate::cache::{Lookup, UnitCache, unit_key};
+use crate::captions;
 use crate::chapters::{self, ChapterSpan};
 use crate::html::{self, AudioFile};
 use crate::manifest::{
-    self, ChapterRecord, EngineRecord, Files, Manifest, ParagraphRecord, SkippedRecord, UnitRecord,
+    self, ChapterRecord, EngineRecord, Files, Manifest, ParagraphRecord, SentenceRecord,
+    SkippedRecord, UnitRecord, WordRecord,
 };
 use crate::process;
 use crate::text::{self, Article, TextError, TextOptions, Unit};
+use crate::timing::{self, Precision, UnitSpans};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -701,6 +704,8 @@ struct Sink {
     received: usize,
     /// Where each unit's audio starts and ends in the article's timeline.
     unit_spans: Vec<(u64, u64)>,
+    /// Each unit's word and sentence spans on the article's timeline.
+    timings: Vec<UnitSpans>,
 }
 
 impl Sink {
@@ -733,6 +738,7 @@ impl Sink {
             next: 0,
             received: 0,
             unit_spans: vec![(0, 0); n],
+            timings: vec![UnitSpans::default(); n],
         })
     }
 
@@ -810,6 +816,7 @@ impl Sink {
         let start = wav.frames();
         wav.write_samples(&audio.samples)?;
         self.unit_spans[index] = (start, wav.frames());
+        self.timings[index] = timing::unit_spans(audio).shifted(start);
         Ok(())
     }
 
@@ -830,7 +837,7 @@ impl Sink {
             job,
             &self.prepared,
             wav,
-            &self.unit_spans,
+            (&self.unit_spans, &self.timings),
             engine,
             settings,
         ))
@@ -856,7 +863,7 @@ fn write_outputs(
     job: &ArticleJob,
     prepared: &Prepared,
     wav: TempWav,
-    unit_spans: &[(u64, u64)],
+    (unit_spans, timings): (&[(u64, u64)], &[UnitSpans]),
     engine: &EngineInfo,
     settings: &PipelineSettings,
 ) -> Result<Converted, ArticleError> {
@@ -891,6 +898,7 @@ fn write_outputs(
     let vtt_path = job.output(".chapters.vtt");
     let html_path = job.output(".html");
     let json_path = job.output(".json");
+    let captions_path = job.output(".captions.vtt");
     let write_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source: std::io::Error| ArticleError::Write { path, source }
@@ -912,7 +920,7 @@ fn write_outputs(
     let manifest = build_manifest(
         job,
         prepared,
-        unit_spans,
+        (unit_spans, timings),
         &spans,
         &para_spans,
         total,
@@ -926,6 +934,7 @@ fn write_outputs(
         duration_ms: crate::audio::frames_to_ms(total, rate),
     }];
     let html_tmp = temp_with(&html_path, html::article_page(&manifest, &audio).as_bytes())?;
+    let captions_tmp = temp_with(&captions_path, captions::webvtt(&manifest).as_bytes())?;
     let json_tmp = temp_with(&json_path, manifest.to_json().as_bytes())?;
 
     // The manifest goes last: its presence says the other files are complete.
@@ -933,6 +942,7 @@ fn write_outputs(
     for (tmp, path) in [
         (wav_tmp, &wav_path),
         (vtt_tmp, &vtt_path),
+        (captions_tmp, &captions_path),
         (html_tmp, &html_path),
         (json_tmp, &json_path),
     ] {
@@ -959,7 +969,7 @@ fn write_outputs(
 fn build_manifest(
     job: &ArticleJob,
     prepared: &Prepared,
-    unit_spans: &[(u64, u64)],
+    (unit_spans, timings): (&[(u64, u64)], &[UnitSpans]),
     spans: &[ChapterSpan],
     para_spans: &[(u64, u64)],
     total: u64,
@@ -1007,6 +1017,12 @@ fn build_manifest(
             }
         })
         .collect();
+    // The article's timings are as fine as its coarsest unit's.
+    let precision = timings
+        .iter()
+        .map(UnitSpans::precision)
+        .min()
+        .unwrap_or_default();
     let paragraphs = article
         .paragraphs
         .iter()
@@ -1032,6 +1048,7 @@ fn build_manifest(
                 });
             }
             let (start, end) = para_spans[i];
+            let (sentences, words) = paragraph_timings(&p.text, units, timings, i, precision);
             ParagraphRecord {
                 index: i,
                 chapter: chapter_of(i),
@@ -1045,6 +1062,8 @@ fn build_manifest(
                 start_seconds: manifest::seconds(start, rate),
                 duration_seconds: manifest::seconds(end - start, rate),
                 units: unit_records,
+                sentences,
+                words,
             }
         })
         .collect();
@@ -1067,11 +1086,13 @@ fn build_manifest(
         channels: 1,
         gap_ms: settings.gap_ms,
         total_frames: total,
+        timing: precision,
         duration_seconds: manifest::seconds(total, rate),
         files: Files {
             wav: file_name(".wav"),
             chapters_vtt: file_name(".chapters.vtt"),
             page: Some(file_name(".html")),
+            captions_vtt: Some(file_name(".captions.vtt")),
         },
         chapters,
         paragraphs,
@@ -1084,6 +1105,91 @@ fn build_manifest(
                 text: s.text.clone(),
             })
             .collect(),
+    }
+}
+
+/// Paragraph `index`'s sentences and words, as fine as `precision` allows, mapped to its text
+/// as written.
+fn paragraph_timings(
+    written: &str,
+    units: &[Unit],
+    timings: &[UnitSpans],
+    index: usize,
+    precision: Precision,
+) -> (Vec<SentenceRecord>, Vec<WordRecord>) {
+    let mut spoken_words: Vec<(&str, &timing::Span)> = Vec::new();
+    let mut spoken_sentences: Vec<(&str, &timing::Span)> = Vec::new();
+    for (u, t) in units
+        .iter()
+        .zip(timings)
+        .filter(|(u, _)| u.paragraph == index)
+    {
+        let text = |s: &timing::Span| u.text.get(s.text.clone()).unwrap_or("");
+        spoken_words.extend(t.words.iter().map(|s| (text(s), s)));
+        spoken_sentences.extend(t.sentences.iter().map(|s| (text(s), s)));
+    }
+    let words_only: Vec<&str> = spoken_words.iter().map(|(w, _)| *w).collect();
+    let ranges = timing::align(written, &words_only);
+    let words: Vec<WordRecord> = spoken_words
+        .iter()
+        .zip(&ranges)
+        .map(|((spoken, span), range)| WordRecord {
+            start_frame: span.start,
+            end_frame: span.end,
+            spoken: spoken.to_string(),
+            text: range.clone().map(|r| [r.start, r.end]),
+        })
+        .collect();
+    // A sentence's written text: from its first written word (with any opening quote before
+    // it) to the next sentence's, without the white space between.
+    let first_written = |from: u64, to: Option<u64>| {
+        words
+            .iter()
+            .filter(|w| w.start_frame >= from && to.is_none_or(|t| w.start_frame < t))
+            .find_map(|w| w.text.map(|[a, _]| a))
+    };
+    let starts: Vec<Option<usize>> = spoken_sentences
+        .iter()
+        .enumerate()
+        .map(|(k, (_, s))| {
+            let next = spoken_sentences.get(k + 1).map(|(_, n)| n.start);
+            first_written(s.start, next)
+        })
+        .collect();
+    let mut sentences = Vec::with_capacity(spoken_sentences.len());
+    let mut floor = 0;
+    for (k, (spoken, s)) in spoken_sentences.iter().enumerate() {
+        let text = starts[k].map(|a| {
+            let mut a = a.max(floor);
+            while let Some(c) = written[floor..a]
+                .chars()
+                .next_back()
+                .filter(|c| !c.is_whitespace())
+            {
+                a -= c.len_utf8();
+            }
+            let b = starts[k + 1..]
+                .iter()
+                .flatten()
+                .next()
+                .copied()
+                .unwrap_or(written.len())
+                .max(a);
+            let b = a + written[a..b].trim_end().len();
+            floor = b;
+            [a, b]
+        });
+        sentences.push(SentenceRecord {
+            start_frame: s.start,
+            end_frame: s.end,
+            spoken: spoken.to_string(),
+            text,
+        });
+    }
+    match precision {
+        Precision::Word => (sentences, words),
+        Precision::Sentence => (sentences, Vec::new()),
+        Precision::Paragraph => (Vec::new(), Vec::new()),
     }
 }
 

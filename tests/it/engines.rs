@@ -124,6 +124,7 @@ fn without_the_library_espeak_ng_falls_back_to_the_program_with_one_notice() {
     );
     let m = env.manifest("output/a.json");
     assert_eq!(m["engine"]["name"], "espeak-ng");
+    assert_eq!(m["timing"], "paragraph");
 }
 
 #[test]
@@ -151,6 +152,7 @@ fn the_library_engine_is_the_default_and_gives_the_programs_wav() {
         .success();
     let lib = env.manifest("lib/us-iraq-dialogue.json");
     assert_eq!(lib["engine"]["name"], "libespeak-ng");
+    assert_eq!(lib["timing"], "word");
     assert!(
         env.read("lib/us-iraq-dialogue.wav") == env.read("prog/us-iraq-dialogue.wav"),
         "the library and the program gave different WAV files"

@@ -14,4 +14,5 @@ mod http_server;
 mod pages;
 mod readers;
 mod support;
+mod timings;
 mod webdriver;
