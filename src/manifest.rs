@@ -215,6 +215,14 @@ pub fn seconds(frames: u64, sample_rate: u32) -> f64 {
 }
 
 impl Manifest {
+    /// Writes [`Manifest::to_json`]'s text to `w` without holding it all in memory (a long
+    /// article's manifest with word timings runs to tens of megabytes).
+    pub fn write_json(&self, mut w: impl std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut w, self)?;
+        w.write_all(b"\n")?;
+        w.flush()
+    }
+
     /// Pretty JSON with a trailing newline.
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("a manifest always serializes");

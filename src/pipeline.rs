@@ -935,7 +935,10 @@ fn write_outputs(
     }];
     let html_tmp = temp_with(&html_path, html::article_page(&manifest, &audio).as_bytes())?;
     let captions_tmp = temp_with(&captions_path, captions::webvtt(&manifest).as_bytes())?;
-    let json_tmp = temp_with(&json_path, manifest.to_json().as_bytes())?;
+    let mut json_tmp = temp_beside(&json_path)?;
+    manifest
+        .write_json(BufWriter::with_capacity(256 * 1024, json_tmp.as_file_mut()))
+        .map_err(write_err(&json_path))?;
 
     // The manifest goes last: its presence says the other files are complete.
     let mut placed: Vec<&Path> = Vec::new();

@@ -529,7 +529,14 @@ fn thread_count() -> Result<usize, String> {
 mod tests {
     use super::*;
 
+    /// Loading is once per process, so every test that loads is in this one function, in order.
     #[test]
+    fn loading_missing_wrong_and_real_libraries() {
+        a_missing_library_is_reported_and_can_be_retried();
+        a_library_without_the_functions_is_missing_them();
+        the_real_library_speaks_with_exact_event_positions();
+    }
+
     fn a_missing_library_is_reported_and_can_be_retried() {
         let err = Engine::load(OsStr::new("/nonexistent/libespeak-ng.so.1")).unwrap_err();
         assert!(
@@ -541,7 +548,6 @@ mod tests {
         assert!(matches!(again, LoadError::Missing(_)), "{again:?}");
     }
 
-    #[test]
     fn a_library_without_the_functions_is_missing_them() {
         let err = Engine::load(OsStr::new("libc.so.6")).unwrap_err();
         assert!(
@@ -608,9 +614,7 @@ mod tests {
         assert!(got.events.iter().all(|e| e.buffer == (0, 3)));
     }
 
-    /// The one test that loads the real library into the test process (the library keeps
-    /// global state, so no other unit test may).
-    #[test]
+    /// Loads the real library into the test process (it keeps global state: once only).
     fn the_real_library_speaks_with_exact_event_positions() {
         let mut engine = match Engine::load(OsStr::new("libespeak-ng.so.1")) {
             Ok(e) => e,
