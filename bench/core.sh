@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The core benchmark (issue 2): one long article, four ways, on this machine, in one run.
+# The core benchmark (issues 2 and 8): one long article, five ways, on this machine, in one run.
 #
-#   (a) one espeak-ng process over the whole text     espeak-ng -f corpus.txt -w a.wav
-#   (b) one espeak-ng per paragraph, xargs -P<cores>, then a sox concatenation
-#   (c) aloud convert (espeak-ng backend, -j <cores>)
-#   (d) aloud convert --backend mock
+#   (a)  one espeak-ng process over the whole text     espeak-ng -f corpus.txt -w a.wav
+#   (b)  one espeak-ng per paragraph, xargs -P<cores>, then a sox concatenation
+#   (c)  aloud convert --backend espeak-ng-process (one espeak-ng per paragraph, -j <cores>)
+#   (c') aloud convert (the libespeak-ng engine: long-lived workers, -j <cores>)
+#   (d)  aloud convert --backend mock
 #
-# Prints wall time, CPU time (user+sys) and peak RSS for each (median of RUNS runs) and the
-# ratios c/a and d/a as a Markdown table. Needs espeak-ng, sox and GNU time
-# (apt-get install espeak-ng sox time).
+# aloud runs with --no-cache, so every run synthesizes everything. Prints wall time, CPU time
+# (user+sys of the whole process tree) and memory for each (median of RUNS runs) and the
+# ratios to (a) as a Markdown table. Memory is given twice: GNU time's peak RSS, which is
+# that of the largest single process, and the peak of the whole process tree's proportional
+# set size (PSS: shared pages split between the processes sharing them, so the sum is the
+# tree's real footprint), sampled every 0.1 s. Needs espeak-ng, libespeak-ng1, sox and GNU
+# time (apt-get install espeak-ng sox time).
 #
 # Usage: bench/core.sh [PARAGRAPHS] [RUNS]      (defaults: 2000 paragraphs, 3 runs)
 set -euo pipefail
@@ -35,15 +40,31 @@ awk -v n="$PARAGRAPHS" 'NR > 1 && NF { p[++k] = $0 }
 mkdir -p "$WORK/paras"
 awk -v dir="$WORK/paras" 'NF { f = sprintf("%s/%06d.txt", dir, ++i); print > f; close(f) }' "$WORK/corpus.txt"
 
-# measure NAME COMMAND...: runs it RUNS times, records "wall cpu rss_kib" per run.
+# tree_pss PID: the total PSS (KiB) of PID and all its descendants now.
+tree_pss() {
+  local pids
+  pids=$(ps -eo pid=,ppid= | awk -v root="$1" '{ parent[$1] = $2 } END {
+    for (p in parent) { q = p; while (q != "" && q != root && q != 1 && q != 0) q = parent[q]; if (q == root) print p } }')
+  # A process may end while it is being read: that is not an error.
+  for p in $pids; do awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || true; done |
+    awk '{ s += $1 } END { print s + 0 }'
+}
+
+# measure NAME COMMAND...: runs it RUNS times, records "wall cpu rss_kib tree_pss_kib" per run.
 measure() {
   local name=$1; shift
   : > "$WORK/$name.times"
   for _ in $(seq "$RUNS"); do
     rm -rf "$WORK/out" "$WORK"/paras/*.wav "$WORK"/*.wav
-    /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/$name.err" \
-      || { echo "bench: $name failed:" >&2; cat "$WORK/$name.err" >&2; exit 1; }
-    awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' "$WORK/t" >> "$WORK/$name.times"
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/$name.err" &
+    local pid=$! peak=0 now
+    while kill -0 "$pid" 2>/dev/null; do
+      now=$(tree_pss "$pid" || echo 0)
+      if [ "$now" -gt "$peak" ]; then peak=$now; fi
+      sleep 0.1
+    done
+    wait "$pid" || { echo "bench: $name failed:" >&2; cat "$WORK/$name.err" >&2; exit 1; }
+    awk -v pss="$peak" '{ printf "%.2f %.2f %d %d\n", $1, $2 + $3, $4, pss }' "$WORK/t" >> "$WORK/$name.times"
   done
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -51,24 +72,28 @@ col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
 
 measure a espeak-ng -f "$WORK/corpus.txt" -w "$WORK/a.wav"
 measure b sh -c "ls '$WORK'/paras/*.txt | xargs -P$CORES -I{} espeak-ng -f {} -w {}.wav && sox '$WORK'/paras/*.wav '$WORK/b.wav'"
-measure c "$ALOUD" convert -q --no-cache -j "$CORES" "$WORK/corpus.txt" -o "$WORK/out"
-measure d "$ALOUD" convert -q --no-cache -j "$CORES" --backend mock "$WORK/corpus.txt" -o "$WORK/out"
+measure c "$ALOUD" convert -q -j "$CORES" --no-cache --backend espeak-ng-process "$WORK/corpus.txt" -o "$WORK/out"
+measure l "$ALOUD" convert -q -j "$CORES" --no-cache "$WORK/corpus.txt" -o "$WORK/out"
+measure d "$ALOUD" convert -q -j "$CORES" --no-cache --backend mock "$WORK/corpus.txt" -o "$WORK/out"
 
-"$ALOUD" convert -q -j "$CORES" "$WORK/corpus.txt" -o "$WORK/out"
+"$ALOUD" convert -q -j "$CORES" --no-cache --backend espeak-ng-process "$WORK/corpus.txt" -o "$WORK/out"
 audio=$(awk '/"duration_seconds"/ { gsub(/,/, ""); print $2; exit }' "$WORK/out/corpus.json")
 
 echo "Corpus: $PARAGRAPHS paragraphs, $(wc -c < "$WORK/corpus.txt") bytes, $(awk -v s="$audio" 'BEGIN { printf "%dh %02dm", s / 3600, s % 3600 / 60 }') of speech (espeak-ng $(espeak-ng --version | awk '{ print $4 }'))."
 echo "Machine: $CORES cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(free -g | awk '/Mem:/ { print $2 }') GiB; median of $RUNS runs."
 echo
-echo "| | command | wall (s) | CPU (s) | peak RSS (MiB) | wall / (a) |"
-echo "|---|---|---:|---:|---:|---:|"
+echo "| | command | wall (s) | CPU (s) | largest process RSS (MiB) | process tree PSS (MiB) | wall / (a) | CPU / (a) |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 wa=$(col a 1)
+ca=$(col a 2)
 row() {
-  local w c r
-  w=$(col "$1" 1); c=$(col "$1" 2); r=$(col "$1" 3)
-  printf "| (%s) | %s | %.2f | %.2f | %.1f | %.3f |\n" "$1" "$2" "$w" "$c" "$(echo "$r / 1024" | bc -l)" "$(echo "$w / $wa" | bc -l)"
+  local w c r p
+  w=$(col "$1" 1); c=$(col "$1" 2); r=$(col "$1" 3); p=$(col "$1" 4)
+  printf "| (%s) | %s | %.2f | %.2f | %.1f | %.1f | %.3f | %.3f |\n" "$3" "$2" "$w" "$c" "$(echo "$r / 1024" | bc -l)" \
+    "$(echo "$p / 1024" | bc -l)" "$(echo "$w / $wa" | bc -l)" "$(echo "$c / $ca" | bc -l)"
 }
-row a "\`espeak-ng -f corpus.txt\` (one process)"
-row b "one \`espeak-ng\` per paragraph, \`xargs -P$CORES\` + \`sox\`"
-row c "\`aloud convert -j $CORES\` (espeak-ng)"
-row d "\`aloud convert -j $CORES --backend mock\`"
+row a "\`espeak-ng -f corpus.txt\` (one process)" a
+row b "one \`espeak-ng\` per paragraph, \`xargs -P$CORES\` + \`sox\`" b
+row c "\`aloud convert -j $CORES --backend espeak-ng-process\`" c
+row l "\`aloud convert -j $CORES\` (libespeak-ng engine)" "c'"
+row d "\`aloud convert -j $CORES --backend mock\`" d

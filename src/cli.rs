@@ -110,6 +110,16 @@ enum Commands {
 
     /// Print the manual page (roff), e.g. `aloud man > aloud.1 && man ./aloud.1`.
     Man,
+
+    /// A libespeak-ng synthesis worker; aloud starts these itself.
+    #[command(name = crate::backend::libespeak::WORKER_COMMAND, hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// The library to load.
+    library: OsString,
 }
 
 #[derive(Debug, Args)]
@@ -441,9 +451,13 @@ struct TextArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum BackendArg {
-    /// The espeak-ng program, one process per paragraph.
+    /// espeak-ng's library (libespeak-ng) in long-lived worker processes, with word timings;
+    /// the espeak-ng program where the library is missing.
     #[value(name = "espeak-ng")]
     EspeakNg,
+    /// The espeak-ng program, one process per paragraph.
+    #[value(name = "espeak-ng-process")]
+    EspeakNgProcess,
     /// Any program, through --command TEMPLATE (or a profile's `command`).
     Command,
     /// A TTS server over HTTP, set up by a voice profile's [http] table (e.g. --voice piper).
@@ -495,6 +509,7 @@ where
                     BackendArg::EspeakNg => BackendKind::EspeakNg,
                     BackendArg::Command => BackendKind::Command,
                     BackendArg::Http => BackendKind::Http,
+                    BackendArg::EspeakNgProcess => BackendKind::EspeakNgProcess,
                     BackendArg::Mock => BackendKind::Mock,
                 }),
                 voice: a.voice.voice,
@@ -566,7 +581,15 @@ where
                 .map_err(|e| Cli::command().error(clap::error::ErrorKind::Io, e))?;
             Command::Generated(String::from_utf8_lossy(&out).into_owned())
         }
+        Commands::Worker(a) => Command::Worker { library: a.library },
     })
+}
+
+/// Whether these arguments start a synthesis worker (which must stay single-threaded, so
+/// `main` installs no Ctrl-C handler thread for it).
+pub fn is_worker(args: &[OsString]) -> bool {
+    args.get(1)
+        .is_some_and(|a| a == crate::backend::libespeak::WORKER_COMMAND)
 }
 
 /// The full help text of `aloud` and each subcommand, for snapshot tests.
@@ -575,7 +598,10 @@ pub fn help_texts() -> Vec<(String, String)> {
     let mut cmd = Cli::command().term_width(100);
     cmd.build();
     let mut out = vec![("aloud".to_string(), cmd.render_long_help().to_string())];
-    for sub in cmd.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+    for sub in cmd
+        .get_subcommands_mut()
+        .filter(|s| s.get_name() != "help" && !s.is_hide_set())
+    {
         out.push((
             format!("aloud {}", sub.get_name()),
             sub.render_long_help().to_string(),

@@ -319,6 +319,8 @@ pub fn run_doctor(json: bool) -> anyhow::Result<ExitCode> {
 fn program_of(b: &BackendConfig) -> String {
     match b {
         BackendConfig::Espeak(s) => s.program.to_string_lossy().into_owned(),
+        // Without the library it falls back to the program, which is then what must be there.
+        BackendConfig::LibEspeak(s) => s.espeak.program.to_string_lossy().into_owned(),
         BackendConfig::Command(s) => s.template.program(),
         BackendConfig::Http(s) => s
             .server

@@ -218,6 +218,12 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
                 end: secs(p.end_frame),
             })
             .collect(),
+        words: m
+            .paragraphs
+            .iter()
+            .flat_map(page_words)
+            .map(|w| [secs(w.start), secs(w.end)])
+            .collect(),
     };
     let _ = write!(
         h,
@@ -326,6 +332,7 @@ fn chapter_list(h: &mut String, chapters: &[ChapterRecord], target: &str, rate: 
 /// as a list, preformatted text as `<pre>`; each with its anchor and a play control.
 fn transcript(h: &mut String, m: &Manifest, target: &str) {
     let mut in_list = false;
+    let mut next_word = 0;
     for p in &m.paragraphs {
         let is_item = p.kind == "list-item";
         if is_item && !in_list {
@@ -344,7 +351,7 @@ fn transcript(h: &mut String, m: &Manifest, target: &str) {
             s = seconds(ms),
             clock = clock(ms),
         );
-        let text = escape(&p.text);
+        let text = words_html(&p.text, &page_words(p), &mut next_word);
         match p.kind.as_str() {
             "heading" => {
                 let level = heading_level(m, p);
@@ -365,6 +372,55 @@ fn transcript(h: &mut String, m: &Manifest, target: &str) {
     if in_list {
         h.push_str("</ul>\n");
     }
+}
+
+/// A written word of a paragraph with its time: where the transcript marks it.
+struct PageWord {
+    text: std::ops::Range<usize>,
+    start: u64,
+    end: u64,
+}
+
+/// The paragraph's words as written, in order and without overlaps; a written word said as
+/// several spoken words (a lexicon entry) runs from the first one's start to the last's end.
+fn page_words(p: &ParagraphRecord) -> Vec<PageWord> {
+    let mut out: Vec<PageWord> = Vec::new();
+    for w in &p.words {
+        let Some([a, b]) = w.text else { continue };
+        if b > p.text.len() || !p.text.is_char_boundary(a) || !p.text.is_char_boundary(b) {
+            continue;
+        }
+        match out.last_mut() {
+            Some(last) if last.text == (a..b) => last.end = w.end_frame,
+            Some(last) if a < last.text.end => {}
+            _ => out.push(PageWord {
+                text: a..b,
+                start: w.start_frame,
+                end: w.end_frame,
+            }),
+        }
+    }
+    out
+}
+
+/// The paragraph's text, escaped, each timed word in a `<span class="w" data-w="K">`
+/// numbered from `next` on.
+fn words_html(text: &str, words: &[PageWord], next: &mut usize) -> String {
+    let mut out = String::with_capacity(text.len() + words.len() * 32);
+    let mut at = 0;
+    for w in words {
+        out.push_str(&escape(&text[at..w.text.start]));
+        let _ = write!(
+            out,
+            "<span class=\"w\" data-w=\"{}\">{}</span>",
+            *next,
+            escape(&text[w.text.clone()])
+        );
+        *next += 1;
+        at = w.text.end;
+    }
+    out.push_str(&escape(&text[at..]));
+    out
 }
 
 /// A heading that opens a chapter of level L sits under the page's h1 and the transcript's h2:
@@ -523,6 +579,8 @@ struct PageData<'a> {
     duration: f64,
     chapters: Vec<ChapterData<'a>>,
     paragraphs: Vec<Span>,
+    /// Each marked word's start and end, in the order of the transcript's `data-w`.
+    words: Vec<[f64; 2]>,
 }
 
 #[derive(Serialize)]
@@ -582,6 +640,8 @@ mod tests {
                 start_seconds: i as f64,
                 duration_seconds: 0.8,
                 units: Vec::new(),
+                sentences: Vec::new(),
+                words: Vec::new(),
             })
             .collect();
         Manifest {
@@ -608,6 +668,7 @@ mod tests {
             gap_ms: 200,
             chapter_gap_ms: 200,
             total_frames: items.len() as u64 * 1000,
+            timing: Default::default(),
             duration_seconds: items.len() as f64,
             loudness: None,
             encoder: None,
@@ -799,8 +860,40 @@ mod tests {
             &[wav(1)],
         );
         assert!(page.contains(
-            r#"{"duration":2.0,"chapters":[{"title":"x","level":1,"start":0.0,"end":1.0},{"title":"y","level":2,"start":1.0,"end":2.0}],"paragraphs":[{"start":0.0,"end":0.8},{"start":1.0,"end":1.8}]}"#
+            r#"{"duration":2.0,"chapters":[{"title":"x","level":1,"start":0.0,"end":1.0},{"title":"y","level":2,"start":1.0,"end":2.0}],"paragraphs":[{"start":0.0,"end":0.8},{"start":1.0,"end":1.8}],"words":[]}"#
         ), "{page}");
+    }
+
+    #[test]
+    fn timed_words_are_marked_in_the_transcript_in_order() {
+        use crate::manifest::WordRecord;
+        let mut m = manifest(
+            "t",
+            &[(1, "text", "Say <UNAMI> & go."), (1, "text", "Then.")],
+        );
+        let word = |start, end, spoken: &str, text| WordRecord {
+            start_frame: start,
+            end_frame: end,
+            spoken: spoken.into(),
+            text,
+        };
+        m.paragraphs[0].words = vec![
+            word(0, 100, "Say", Some([0, 3])),
+            word(100, 150, "you", Some([5, 10])),
+            word(150, 200, "nah", Some([5, 10])),
+            word(250, 300, "and", None),
+            word(300, 400, "go", Some([14, 16])),
+        ];
+        m.paragraphs[1].words = vec![word(1000, 1500, "Then", Some([0, 4]))];
+        let page = article_page(&m, &[wav(1)]);
+        assert!(page.contains(
+            "<p><span class=\"w\" data-w=\"0\">Say</span> &lt;<span class=\"w\" data-w=\"1\">UNAMI</span>&gt; &amp; <span class=\"w\" data-w=\"2\">go</span>.</p>"
+        ), "{page}");
+        assert!(page.contains("<p><span class=\"w\" data-w=\"3\">Then</span>.</p>"));
+        assert!(
+            page.contains(r#""words":[[0.0,0.1],[0.1,0.2],[0.3,0.4],[1.0,1.5]]"#),
+            "{page}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! It does not render anything itself: [`crate::html::index_page`] does.
 
 use crate::html::{self, AudioFile, IndexEntry};
-use crate::manifest::{self, Manifest};
+use crate::manifest;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -129,14 +129,16 @@ fn entry_for(out_dir: &Path, rel: &Path, warnings: &mut Vec<String>) -> Option<I
         Ok(b) => b,
         Err(e) => return skip(warnings, e.to_string()),
     };
-    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+    // Only the fields the index shows are read: a long article's manifest, with its word
+    // timings, runs to tens of megabytes, and the index must not hold it all.
+    let probe: FormatProbe = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(e) => return skip(warnings, e.to_string()),
     };
-    if value.get("format").and_then(|f| f.as_str()) != Some(manifest::FORMAT) {
+    if probe.format.as_deref() != Some(manifest::FORMAT) {
         return None; // some other JSON file
     }
-    let m: Manifest = match serde_json::from_value(value) {
+    let m: IndexFields = match serde_json::from_slice(&bytes) {
         Ok(m) => m,
         Err(e) => return skip(warnings, e.to_string()),
     };
@@ -190,6 +192,26 @@ fn entry_for(out_dir: &Path, rel: &Path, warnings: &mut Vec<String>) -> Option<I
         page,
         audio,
     })
+}
+
+/// Just enough of a JSON file to tell an aloud manifest.
+#[derive(serde::Deserialize)]
+struct FormatProbe {
+    format: Option<String>,
+}
+
+/// The manifest fields the index uses (the rest is skipped unread).
+#[derive(serde::Deserialize)]
+struct IndexFields {
+    title: String,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    date: Option<String>,
+    total_frames: u64,
+    sample_rate: u32,
+    files: manifest::Files,
+    chapters: Vec<serde::de::IgnoredAny>,
 }
 
 /// Writes a hidden temporary file in `dir` and renames it to `path`, so readers (and a

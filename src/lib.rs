@@ -11,6 +11,7 @@ pub mod audio;
 pub mod backend;
 pub mod batch;
 pub mod cache;
+pub mod captions;
 pub mod chapters;
 pub mod cli;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod process;
 pub mod report;
 pub mod segments;
 pub mod text;
+pub mod timing;
 pub mod verify;
 
 use exit_codes::ExitCode;
@@ -60,6 +62,12 @@ where
             use std::io::Write;
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
             Ok(ExitCode::Success)
+        }
+        config::Command::Worker { library } => {
+            return match backend::libespeak::worker::run(&library) {
+                0 => ExitCode::Success,
+                _ => ExitCode::Failure,
+            };
         }
     };
     result.unwrap_or_else(|e| {

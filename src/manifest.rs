@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// Identifies the manifest format.
 pub const FORMAT: &str = "aloud-manifest";
 /// Bumped when a field changes meaning.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One article's manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +52,10 @@ pub struct Manifest {
     pub chapter_gap_ms: u64,
     /// Frames of audio in the WAV.
     pub total_frames: u64,
+    /// How fine the timings are: `word` (every paragraph lists its words and sentences),
+    /// `sentence` (its sentences) or `paragraph` (only paragraphs and units have times).
+    #[serde(default)]
+    pub timing: crate::timing::Precision,
     /// `total_frames` in seconds.
     pub duration_seconds: f64,
     /// Loudness of the audio as written, and the normalisation when there was one (absent in
@@ -119,6 +123,9 @@ pub struct Files {
     /// A CUE sheet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cue: Option<String>,
+    /// WebVTT captions, one cue per sentence (or part of one), with word times when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captions_vtt: Option<String>,
 }
 
 impl Files {
@@ -128,6 +135,7 @@ impl Files {
             &self.wav,
             &self.chapters_vtt,
             &self.page,
+            &self.captions_vtt,
             &self.mp3,
             &self.opus,
             &self.m4b,
@@ -281,6 +289,41 @@ pub struct ParagraphRecord {
     pub duration_seconds: f64,
     /// The units it was spoken in, in order (long paragraphs are split at sentences).
     pub units: Vec<UnitRecord>,
+    /// Its sentences, when the engine reported them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sentences: Vec<SentenceRecord>,
+    /// Its words, when the engine reported them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<WordRecord>,
+}
+
+/// One spoken sentence. Frames are on the article's timeline, exact to the sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentenceRecord {
+    /// Where the engine began it.
+    pub start_frame: u64,
+    /// One past its last sound (the pause after it is not included).
+    pub end_frame: u64,
+    /// The sentence as spoken (from the unit's text).
+    pub spoken: String,
+    /// Its byte range `[start, end)` in the paragraph's `text` (as written), when its words
+    /// were found there.
+    pub text: Option<[usize; 2]>,
+}
+
+/// One spoken word. Frames are on the article's timeline, exact to the sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WordRecord {
+    /// Where the engine began it.
+    pub start_frame: u64,
+    /// One past its last sound: the next word's start, less any silence before it.
+    pub end_frame: u64,
+    /// The word as spoken (from the unit's text, after normalisation and the lexicon).
+    pub spoken: String,
+    /// Its byte range `[start, end)` in the paragraph's `text` (as written); `null` for a word
+    /// that is not in the written text (the "to" of "2019–2020"). Several spoken words can
+    /// share one written word (a lexicon entry that says one word as three).
+    pub text: Option<[usize; 2]>,
 }
 
 /// One engine call's worth of text.
@@ -316,6 +359,14 @@ pub fn seconds(frames: u64, sample_rate: u32) -> f64 {
 }
 
 impl Manifest {
+    /// Writes [`Manifest::to_json`]'s text to `w` without holding it all in memory (a long
+    /// article's manifest with word timings runs to tens of megabytes).
+    pub fn write_json(&self, mut w: impl std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut w, self)?;
+        w.write_all(b"\n")?;
+        w.flush()
+    }
+
     /// Pretty JSON with a trailing newline.
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("a manifest always serializes");

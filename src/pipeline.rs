@@ -27,16 +27,18 @@ use crate::audio::riff::{CueRegion, WavError, WavWriter};
 use crate::audio::{Audio, ms_to_frames};
 use crate::backend::{EngineInfo, Request, SynthError, Synthesizer};
 use crate::cache::{Lookup, UnitCache, unit_key};
+use crate::captions;
 use crate::chapters::{self, ChapterSpan};
 use crate::config::{AudioFormat, ChapterFormat, Publishing};
 use crate::encode::{EncodeError, Ffmpeg};
 use crate::html::{self, AudioFile};
 use crate::manifest::{
     self, ChapterRecord, EngineRecord, Files, LoudnessRecord, Manifest, NormalizationRecord,
-    ParagraphRecord, SkippedRecord, UnitRecord,
+    ParagraphRecord, SentenceRecord, SkippedRecord, UnitRecord, WordRecord,
 };
 use crate::process;
 use crate::text::{self, Article, TextError, TextOptions, Unit};
+use crate::timing::{self, Precision, UnitSpans};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -828,6 +830,8 @@ struct Sink {
     /// SHA-256 of the audio of each finished chapter, and of the one being written.
     chapter_hashes: Vec<String>,
     chapter_hasher: Sha256,
+    /// Each unit's word and sentence spans on the article's timeline.
+    timings: Vec<UnitSpans>,
 }
 
 impl Sink {
@@ -870,6 +874,7 @@ impl Sink {
             unit_checks: vec![None; n],
             chapter_hashes: Vec::new(),
             chapter_hasher: Sha256::new(),
+            timings: vec![UnitSpans::default(); n],
         })
     }
 
@@ -964,6 +969,7 @@ impl Sink {
             self.chapter_hasher.update(s.to_le_bytes());
         }
         self.unit_spans[index] = (start, wav.frames());
+        self.timings[index] = timing::unit_spans(audio).shifted(start);
         Ok(())
     }
 
@@ -981,6 +987,7 @@ impl Sink {
             unit_spans: self.unit_spans,
             unit_checks: self.unit_checks,
             chapter_hashes,
+            timings: self.timings,
         };
         Some(complete_wav(article, self.prepared, wav, written))
     }
@@ -1023,6 +1030,8 @@ struct Written {
     unit_checks: Vec<Option<UnitCheck>>,
     /// SHA-256 of each chapter's audio.
     chapter_hashes: Vec<String>,
+    /// Each unit's word and sentence spans on the article's timeline.
+    timings: Vec<UnitSpans>,
 }
 
 /// Lays out the chapters, writes the WAV's chapter chunks and flushes it. Cheap: it runs on
@@ -1180,6 +1189,7 @@ impl Finisher<'_> {
 
         let mut files = Files {
             page: Some(file_name(job, ".html")),
+            captions_vtt: Some(file_name(job, ".captions.vtt")),
             ..Files::default()
         };
         for &format in &publishing.formats {
@@ -1294,11 +1304,19 @@ impl Finisher<'_> {
         }
         let html_path = job.output(".html");
         let json_path = job.output(".json");
+        let captions_path = job.output(".captions.vtt");
         let html_tmp = temp_with(
             &html_path,
             html::article_page(&manifest, &page_audio).as_bytes(),
         )?;
-        let json_tmp = temp_with(&json_path, manifest.to_json().as_bytes())?;
+        let captions_tmp = temp_with(&captions_path, captions::webvtt(&manifest).as_bytes())?;
+        let mut json_tmp = temp_beside(&json_path)?;
+        manifest
+            .write_json(BufWriter::with_capacity(256 * 1024, json_tmp.as_file_mut()))
+            .map_err(|source| ArticleError::Write {
+                path: json_path.clone(),
+                source,
+            })?;
         if process::cancelled() {
             return Err(ArticleError::Encode(EncodeError::Cancelled));
         }
@@ -1309,6 +1327,7 @@ impl Finisher<'_> {
             .map(|(_, tmp, path)| (tmp, path))
             .collect();
         all.extend(sidecars);
+        all.push((captions_tmp, captions_path));
         all.push((html_tmp, html_path));
         all.push((json_tmp, json_path));
         let mut placed: Vec<PathBuf> = Vec::new();
@@ -1530,6 +1549,13 @@ fn build_manifest(
             }
         })
         .collect();
+    // The article's timings are as fine as its coarsest unit's.
+    let precision = written
+        .timings
+        .iter()
+        .map(UnitSpans::precision)
+        .min()
+        .unwrap_or_default();
     let paragraphs = article
         .paragraphs
         .iter()
@@ -1552,6 +1578,12 @@ fn build_manifest(
                 });
             }
             let (start, end) = para_spans[i];
+            let (sentences, words) = paragraph_timings(
+                &p.text,
+                &units[unit_ranges[i].clone()],
+                &written.timings[unit_ranges[i].clone()],
+                precision,
+            );
             ParagraphRecord {
                 index: i,
                 chapter: chapter_of[i],
@@ -1565,6 +1597,8 @@ fn build_manifest(
                 start_seconds: manifest::seconds(start, rate),
                 duration_seconds: manifest::seconds(end - start, rate),
                 units: unit_records,
+                sentences,
+                words,
             }
         })
         .collect();
@@ -1589,6 +1623,7 @@ fn build_manifest(
         gap_ms: settings.gap_ms,
         chapter_gap_ms: settings.chapter_gap_ms,
         total_frames: total,
+        timing: precision,
         duration_seconds: manifest::seconds(total, rate),
         loudness,
         encoder,
@@ -1639,6 +1674,86 @@ fn hash_silence(hasher: &mut Sha256, frames: u64) {
         let n = left.min(ZEROS.len() as u64) as usize;
         hasher.update(&ZEROS[..n]);
         left -= n as u64;
+    }
+}
+
+/// A paragraph's sentences and words, as fine as `precision` allows, mapped to its text as
+/// written. `units` and `timings` are the paragraph's own.
+fn paragraph_timings(
+    written: &str,
+    units: &[Unit],
+    timings: &[UnitSpans],
+    precision: Precision,
+) -> (Vec<SentenceRecord>, Vec<WordRecord>) {
+    let mut spoken_words: Vec<(&str, &timing::Span)> = Vec::new();
+    let mut spoken_sentences: Vec<(&str, &timing::Span)> = Vec::new();
+    for (u, t) in units.iter().zip(timings) {
+        let text = |s: &timing::Span| u.text.get(s.text.clone()).unwrap_or("");
+        spoken_words.extend(t.words.iter().map(|s| (text(s), s)));
+        spoken_sentences.extend(t.sentences.iter().map(|s| (text(s), s)));
+    }
+    let words_only: Vec<&str> = spoken_words.iter().map(|(w, _)| *w).collect();
+    let ranges = timing::align(written, &words_only);
+    let words: Vec<WordRecord> = spoken_words
+        .iter()
+        .zip(&ranges)
+        .map(|((spoken, span), range)| WordRecord {
+            start_frame: span.start,
+            end_frame: span.end,
+            spoken: spoken.to_string(),
+            text: range.clone().map(|r| [r.start, r.end]),
+        })
+        .collect();
+    // A sentence's written text: from its first written word (with any opening quote before
+    // it) to the next sentence's, without the white space between.
+    let first_written = |from: u64, to: Option<u64>| {
+        words
+            .iter()
+            .filter(|w| w.start_frame >= from && to.is_none_or(|t| w.start_frame < t))
+            .find_map(|w| w.text.map(|[a, _]| a))
+    };
+    let starts: Vec<Option<usize>> = spoken_sentences
+        .iter()
+        .enumerate()
+        .map(|(k, (_, s))| {
+            let next = spoken_sentences.get(k + 1).map(|(_, n)| n.start);
+            first_written(s.start, next)
+        })
+        .collect();
+    let mut sentences = Vec::with_capacity(spoken_sentences.len());
+    let mut floor = 0;
+    for (k, (spoken, s)) in spoken_sentences.iter().enumerate() {
+        let text = starts[k].map(|a| {
+            let mut a = a.max(floor);
+            while let Some(c) = written[floor..a]
+                .chars()
+                .next_back()
+                .filter(|c| !c.is_whitespace())
+            {
+                a -= c.len_utf8();
+            }
+            let b = starts[k + 1..]
+                .iter()
+                .flatten()
+                .next()
+                .copied()
+                .unwrap_or(written.len())
+                .max(a);
+            let b = a + written[a..b].trim_end().len();
+            floor = b;
+            [a, b]
+        });
+        sentences.push(SentenceRecord {
+            start_frame: s.start,
+            end_frame: s.end,
+            spoken: spoken.to_string(),
+            text,
+        });
+    }
+    match precision {
+        Precision::Word => (sentences, words),
+        Precision::Sentence => (sentences, Vec::new()),
+        Precision::Paragraph => (Vec::new(), Vec::new()),
     }
 }
 

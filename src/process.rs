@@ -9,18 +9,26 @@
 //! - stderr is drained concurrently (an engine that floods it never blocks) and kept bounded;
 //! - after the child exits, its group is killed once more so no grandchild outlives the call.
 //!
+//! Long-lived children (synthesis workers) go through [`Worker`], with the same guarantees: an
+//! argv vector, their own process group, registration for [`cancel_all`], bounded stderr, a
+//! deadline on every request (past it the group is killed), and kill-and-reap on drop, so no
+//! worker outlives the run. They talk in frames ([`write_frame`], [`read_frame`]): a 4-byte
+//! little-endian length, then that many bytes.
+//!
 //! [`cancel_all`] is what the Ctrl-C/SIGTERM handler calls: a process-group leader does not get
 //! the terminal's SIGINT, so the handler must kill the groups itself.
 
 use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, ChildStdout};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -295,6 +303,408 @@ pub fn describe_status(status: &ExitStatus) -> String {
     }
 }
 
+/// The largest frame a worker may send or be sent: 1 GiB (a unit of 100,000 characters is
+/// about 240 MB of audio).
+pub const MAX_FRAME: usize = 1 << 30;
+
+/// Writes one frame: the body's length (4 bytes, little-endian), then the body.
+pub fn write_frame(w: &mut impl Write, body: &[u8]) -> io::Result<()> {
+    if body.len() > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "frame too large",
+        ));
+    }
+    w.write_all(&(body.len() as u32).to_le_bytes())?;
+    w.write_all(body)?;
+    w.flush()
+}
+
+/// Reads one frame; `None` at a clean end of input (before a frame starts).
+pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut len[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)?;
+    Ok(Some(body))
+}
+
+/// Why a request to a [`Worker`] got no answer. The worker is unusable afterwards: drop it
+/// (which kills its group) and start another.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// The program is not there.
+    #[error("{program} was not found")]
+    NotFound {
+        /// The program as given.
+        program: String,
+    },
+    /// The program exists but could not be started.
+    #[error("{program} could not be started: {source}")]
+    Spawn {
+        /// The program as given.
+        program: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// No answer before the deadline; the worker's whole process group was killed.
+    #[error("it did not answer within {after:?} and was killed")]
+    TimedOut {
+        /// The deadline.
+        after: Duration,
+        /// What it printed on stderr during the request.
+        stderr: String,
+    },
+    /// The worker ended (crashed, or exited) instead of answering.
+    #[error("it ended ({status}) without answering")]
+    Died {
+        /// How it ended, in words.
+        status: String,
+        /// What it printed on stderr during the request.
+        stderr: String,
+    },
+    /// It answered something that is not a frame.
+    #[error("it broke the protocol: {message}")]
+    Protocol {
+        /// What was wrong.
+        message: String,
+        /// What it printed on stderr during the request.
+        stderr: String,
+    },
+    /// The run was cancelled (Ctrl-C or SIGTERM); the worker's group was killed.
+    #[error("interrupted")]
+    Cancelled,
+}
+
+/// A long-lived child process answering framed requests on its stdin and stdout.
+pub struct Worker {
+    child: Child,
+    pgid: i32,
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
+    stderr: Arc<Mutex<StderrTail>>,
+    stderr_reader: Option<thread::JoinHandle<()>>,
+    /// Where stderr stood when the current request was sent.
+    mark: u64,
+}
+
+/// The last [`KEEP_BYTES`] bytes a worker wrote on stderr, and how many it wrote in all.
+#[derive(Default)]
+struct StderrTail {
+    total: u64,
+    tail: std::collections::VecDeque<u8>,
+}
+
+impl Worker {
+    /// Starts `program` with `args` in its own process group, its stdin and stdout as the
+    /// request and reply pipes, stderr kept (bounded).
+    pub fn start(program: &OsStr, args: &[OsString]) -> Result<Worker, WorkerError> {
+        if cancelled() {
+            return Err(WorkerError::Cancelled);
+        }
+        let name = program.to_string_lossy().into_owned();
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|source| match source.kind() {
+                io::ErrorKind::NotFound => WorkerError::NotFound {
+                    program: name.clone(),
+                },
+                _ => WorkerError::Spawn {
+                    program: name.clone(),
+                    source,
+                },
+            })?;
+        let pgid = child.id() as i32;
+        {
+            let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+            running.insert(pgid);
+            if cancelled() {
+                kill_group(pgid);
+            }
+        }
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = child.stdout.take().expect("piped");
+        // Our ends never block: every wait is a poll() with the request's deadline.
+        for fd in [stdin.as_fd(), stdout.as_fd()] {
+            let _ = set_nonblocking(fd);
+        }
+        // A reply is usually a few hundred kB; a larger pipe means fewer wake-ups.
+        let _ = nix::fcntl::fcntl(stdout.as_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
+        let stderr = Arc::new(Mutex::new(StderrTail::default()));
+        let stderr_reader = child.stderr.take().map(|pipe| {
+            let sink = Arc::clone(&stderr);
+            thread::spawn(move || drain_into(pipe, &sink))
+        });
+        Ok(Worker {
+            child,
+            pgid,
+            stdin: Some(stdin),
+            stdout,
+            stderr,
+            stderr_reader,
+            mark: 0,
+        })
+    }
+
+    /// The worker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends one frame and waits for one back, all within `timeout`.
+    pub fn request(&mut self, body: &[u8], timeout: Duration) -> Result<Vec<u8>, WorkerError> {
+        let deadline = Instant::now() + timeout;
+        self.send(body, deadline, timeout)?;
+        self.receive_until(deadline, timeout)
+    }
+
+    /// Waits up to `timeout` for one frame (a greeting, say).
+    pub fn receive(&mut self, timeout: Duration) -> Result<Vec<u8>, WorkerError> {
+        self.receive_until(Instant::now() + timeout, timeout)
+    }
+
+    /// Sends one frame by `deadline` (`timeout` is what error messages quote). What the
+    /// worker writes on stderr from now on belongs to this request's errors.
+    pub fn send(
+        &mut self,
+        body: &[u8],
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), WorkerError> {
+        self.mark = self.stderr_mark();
+        let mut frame = Vec::with_capacity(4 + body.len());
+        frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        frame.extend_from_slice(body);
+        self.send_bytes(&frame, deadline, timeout)
+    }
+
+    fn send_bytes(
+        &mut self,
+        mut bytes: &[u8],
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), WorkerError> {
+        let mark = self.mark;
+        while !bytes.is_empty() {
+            let Some(pipe) = self.stdin.as_mut() else {
+                return Err(self.ended(mark));
+            };
+            match pipe.write(bytes) {
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait_for(nix::poll::PollFlags::POLLOUT, deadline, timeout, mark)?;
+                }
+                // EPIPE: it is gone.
+                Err(_) => return Err(self.ended(mark)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives one frame by `deadline` (`timeout` is what error messages quote).
+    pub fn receive_until(
+        &mut self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, WorkerError> {
+        let mark = self.mark;
+        let mut header = [0u8; 4];
+        self.read_exactly(&mut header, deadline, timeout, mark)?;
+        let len = u32::from_le_bytes(header) as usize;
+        if len > MAX_FRAME {
+            let message = format!("a frame of {len} bytes is over the limit");
+            return Err(self.broken(message, mark));
+        }
+        let mut body = vec![0u8; len];
+        self.read_exactly(&mut body, deadline, timeout, mark)?;
+        Ok(body)
+    }
+
+    fn read_exactly(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Instant,
+        timeout: Duration,
+        mark: u64,
+    ) -> Result<(), WorkerError> {
+        let mut got = 0;
+        while got < buf.len() {
+            match self.stdout.read(&mut buf[got..]) {
+                Ok(0) => return Err(self.ended(mark)),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait_for(nix::poll::PollFlags::POLLIN, deadline, timeout, mark)?;
+                }
+                Err(e) => return Err(self.broken(format!("cannot read its reply: {e}"), mark)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the pipe is ready for `events` (or has hung up), or the deadline passes.
+    fn wait_for(
+        &mut self,
+        events: nix::poll::PollFlags,
+        deadline: Instant,
+        timeout: Duration,
+        mark: u64,
+    ) -> Result<(), WorkerError> {
+        use nix::poll::{PollFd, PollTimeout, poll};
+        loop {
+            if cancelled() {
+                self.kill_and_reap();
+                return Err(WorkerError::Cancelled);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                self.kill_and_reap();
+                return Err(WorkerError::TimedOut {
+                    after: timeout,
+                    stderr: self.stderr_since(mark),
+                });
+            }
+            // Wake up at least every 100 ms to notice a cancel.
+            let wait = PollTimeout::try_from(left.min(Duration::from_millis(100)))
+                .unwrap_or(PollTimeout::NONE);
+            let ready = if events.contains(nix::poll::PollFlags::POLLOUT) {
+                let Some(pipe) = self.stdin.as_ref() else {
+                    return Err(self.ended(mark));
+                };
+                poll(&mut [PollFd::new(pipe.as_fd(), events)], wait)
+            } else {
+                poll(&mut [PollFd::new(self.stdout.as_fd(), events)], wait)
+            };
+            match ready {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => return Ok(()),
+                Err(e) => return Err(self.broken(format!("poll failed: {e}"), mark)),
+            }
+        }
+    }
+
+    /// The worker closed its end: reap it and say how it ended.
+    fn ended(&mut self, mark: u64) -> WorkerError {
+        if cancelled() {
+            self.kill_and_reap();
+            return WorkerError::Cancelled;
+        }
+        // It may still be exiting; give it a moment before the kill.
+        let started = Instant::now();
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if started.elapsed() < Duration::from_millis(500) => {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                _ => break None,
+            }
+        };
+        self.kill_and_reap();
+        WorkerError::Died {
+            status: status.map_or_else(|| "closed its output".into(), |s| describe_status(&s)),
+            stderr: self.stderr_since(mark),
+        }
+    }
+
+    fn broken(&mut self, message: String, mark: u64) -> WorkerError {
+        self.kill_and_reap();
+        WorkerError::Protocol {
+            message,
+            stderr: self.stderr_since(mark),
+        }
+    }
+
+    fn stderr_mark(&self) -> u64 {
+        self.stderr.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+
+    /// What the worker wrote on stderr since `mark` (at most [`KEEP_BYTES`]), trimmed.
+    fn stderr_since(&mut self, mark: u64) -> String {
+        // Once the worker is dead its stderr reaches its end; wait for the reader to get it all.
+        if self.stdin.is_none()
+            && let Some(reader) = self.stderr_reader.take()
+        {
+            let _ = reader.join();
+        }
+        let tail = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+        let new = (tail.total - mark).min(tail.tail.len() as u64) as usize;
+        let bytes: Vec<u8> = tail
+            .tail
+            .iter()
+            .skip(tail.tail.len() - new)
+            .copied()
+            .collect();
+        String::from_utf8_lossy(&bytes).trim().to_string()
+    }
+
+    /// Kills the worker's group and reaps it. Idempotent.
+    fn kill_and_reap(&mut self) {
+        self.stdin = None;
+        kill_group(self.pgid);
+        let _ = self.child.wait();
+        RUNNING
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.pgid);
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill_and_reap();
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+fn set_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> nix::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(|_| ())
+}
+
+fn drain_into(mut pipe: impl Read, sink: &Mutex<StderrTail>) {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let mut tail = sink.lock().unwrap_or_else(|p| p.into_inner());
+        tail.total += n as u64;
+        tail.tail.extend(&buf[..n]);
+        let excess = tail.tail.len().saturating_sub(KEEP_BYTES);
+        tail.tail.drain(..excess);
+    }
+}
+
 fn kill_group(pgid: i32) {
     // ESRCH (the group is already gone) is the normal case after a clean exit.
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
@@ -456,6 +866,100 @@ mod tests {
         assert!(f.stderr.len() < 3 * KEEP_BYTES);
         assert!(f.stderr.contains("bytes omitted"));
         assert!(f.stderr.ends_with("end"));
+    }
+
+    fn sh_worker(script: &str) -> Worker {
+        // The tests use /bin/sh as a stand-in worker; production code never does.
+        Worker::start(OsStr::new("/bin/sh"), &["-c".into(), script.into()]).unwrap()
+    }
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut f = Vec::new();
+        write_frame(&mut f, body).unwrap();
+        f
+    }
+
+    #[test]
+    fn frames_round_trip_and_a_clean_end_is_none() {
+        let mut bytes = frame(b"hello");
+        bytes.extend(frame(b""));
+        let mut r = &bytes[..];
+        assert_eq!(read_frame(&mut r).unwrap().unwrap(), b"hello");
+        assert_eq!(read_frame(&mut r).unwrap().unwrap(), b"");
+        assert!(read_frame(&mut r).unwrap().is_none());
+        let torn = &frame(b"hello")[..6];
+        assert!(read_frame(&mut &torn[..]).is_err());
+    }
+
+    #[test]
+    fn a_worker_answers_request_after_request_even_large_ones() {
+        // `cat` sends every frame straight back (it echoes while we still write, so a frame
+        // must fit in the reply pipe; real workers read a whole request first).
+        let mut w = sh_worker("exec cat");
+        for body in [
+            b"-v --help $(rm -rf /)".to_vec(),
+            vec![7u8; 600 << 10],
+            vec![],
+        ] {
+            let reply = w.request(&body, Duration::from_secs(10)).unwrap();
+            assert_eq!(reply, body);
+        }
+    }
+
+    #[test]
+    fn a_worker_that_does_not_answer_is_killed_with_its_group_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("grandchild.pid");
+        let mut w = sh_worker(&format!(
+            "echo thinking >&2; sleep 30 & echo $! > '{}'; wait",
+            pidfile.display()
+        ));
+        let started = Instant::now();
+        let err = w.request(b"x", Duration::from_millis(300)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        match err {
+            WorkerError::TimedOut { after, stderr } => {
+                assert_eq!(after, Duration::from_millis(300));
+                assert_eq!(stderr, "thinking");
+            }
+            other => panic!("{other:?}"),
+        }
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_gone(pid);
+        assert_gone(w.pid() as i32);
+    }
+
+    #[test]
+    fn a_worker_that_crashes_is_reported_with_its_signal_and_stderr() {
+        let mut w = sh_worker("head -c 5 >/dev/null; echo 'dying now' >&2; kill -SEGV $$");
+        match w.request(b"x", Duration::from_secs(10)).unwrap_err() {
+            WorkerError::Died { status, stderr } => {
+                assert!(status.contains("signal 11"), "{status}");
+                assert_eq!(stderr, "dying now");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_worker_that_sends_garbage_breaks_the_protocol() {
+        let mut w = sh_worker("printf '\\377\\377\\377\\377'; sleep 30");
+        let err = w.request(b"x", Duration::from_secs(10)).unwrap_err();
+        assert!(matches!(err, WorkerError::Protocol { .. }), "{err:?}");
+        assert_gone(w.pid() as i32);
+    }
+
+    #[test]
+    fn dropping_a_worker_kills_and_reaps_it() {
+        let w = sh_worker("sleep 30");
+        let pid = w.pid() as i32;
+        drop(w);
+        assert_gone(pid);
+        assert!(!RUNNING.lock().unwrap().contains(&pid));
     }
 
     fn assert_gone(pid: i32) {

@@ -9,6 +9,7 @@
 pub mod command;
 pub mod espeak;
 pub mod http;
+pub mod libespeak;
 pub mod mock;
 
 use crate::audio::Audio;
@@ -268,12 +269,26 @@ pub(crate) fn engine_version(
         .map_or("unknown".into(), |l| l.to_string()))
 }
 
-/// Creates the backend a configuration asks for. Runs nothing; call
-/// [`Synthesizer::check`] before use.
+/// Creates the backend a configuration asks for; call [`Synthesizer::check`] before use.
+/// Runs nothing, except for libespeak-ng, whose first worker starts here: when it cannot load
+/// the library, this prints one warning and gives the `espeak-ng` program backend instead.
 pub fn build(config: &crate::config::BackendConfig) -> Result<Box<dyn Synthesizer>, SynthError> {
     use crate::config::BackendConfig;
     Ok(match config {
         BackendConfig::Espeak(s) => Box::new(espeak::EspeakNg::new(s.clone())?),
+        BackendConfig::LibEspeak(s) => match libespeak::LibEspeak::start(s.clone()) {
+            Ok(engine) => Box::new(engine),
+            Err(libespeak::StartError::Unavailable(why)) => {
+                crate::report::warning(format_args!(
+                    "libespeak-ng is not available ({why}); speaking with the espeak-ng program \
+                     instead, one process per paragraph: slower, and no word timings. Install \
+                     libespeak-ng1 for the library engine, or pass --backend espeak-ng-process \
+                     to choose the program and silence this warning"
+                ));
+                Box::new(espeak::EspeakNg::new(s.espeak.clone())?)
+            }
+            Err(libespeak::StartError::Failed(e)) => return Err(e),
+        },
         BackendConfig::Mock(s) => Box::new(mock::Mock::new(s.clone())),
         BackendConfig::Command(s) => Box::new(command::CommandBackend::new(s.clone())?),
         BackendConfig::Http(s) => Box::new(http::Http::new(s.clone())?),

@@ -15,6 +15,7 @@ use crate::backend::ModelSource;
 use crate::backend::command::{self, CommandSettings, CommandTemplate};
 use crate::backend::espeak::EspeakSettings;
 use crate::backend::http::{HttpSettings, SERVER_PLACEHOLDERS, ServerSettings};
+use crate::backend::libespeak::{LibEspeakSettings, library_from_env};
 use crate::backend::mock::MockSettings;
 use crate::cache::UnitCache;
 use crate::text::furniture::FurnitureFilter;
@@ -28,9 +29,13 @@ use std::time::Duration;
 /// Which synthesizer to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum BackendKind {
-    /// The external `espeak-ng` program, one process per unit.
+    /// espeak-ng: its library in long-lived workers, or the program where the library is
+    /// missing.
     #[serde(rename = "espeak-ng")]
     EspeakNg,
+    /// The external `espeak-ng` program, one process per unit.
+    #[serde(rename = "espeak-ng-process")]
+    EspeakNgProcess,
     /// The in-process mock (tones).
     #[serde(rename = "mock")]
     Mock,
@@ -254,6 +259,11 @@ pub enum Command {
     },
     /// `aloud index`.
     Index(IndexRequest),
+    /// A synthesis worker (hidden; started by aloud itself).
+    Worker {
+        /// The libespeak-ng library to load.
+        library: std::ffi::OsString,
+    },
     /// `aloud verify`.
     Verify {
         /// Manifests or folders.
@@ -452,8 +462,10 @@ pub struct ConvertConfig {
 /// A backend with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BackendConfig {
-    /// espeak-ng.
+    /// The `espeak-ng` program.
     Espeak(EspeakSettings),
+    /// libespeak-ng in worker processes.
+    LibEspeak(LibEspeakSettings),
     /// The mock.
     Mock(MockSettings),
     /// A command template.
@@ -563,14 +575,26 @@ pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, Con
         (kind, _) => kind.or(profile.backend).unwrap_or(BackendKind::EspeakNg),
     };
     let backend = match kind {
-        BackendKind::EspeakNg => BackendConfig::Espeak(EspeakSettings {
-            program: "espeak-ng".into(),
-            voice: voice.unwrap_or_else(|| DEFAULT_VOICE.to_string()),
-            rate,
-            pitch,
-            volume,
-            timeout,
-        }),
+        BackendKind::EspeakNg | BackendKind::EspeakNgProcess => {
+            let espeak = EspeakSettings {
+                program: "espeak-ng".into(),
+                voice: voice.unwrap_or_else(|| DEFAULT_VOICE.to_string()),
+                rate,
+                pitch,
+                volume,
+                timeout,
+            };
+            if kind == BackendKind::EspeakNg {
+                BackendConfig::LibEspeak(LibEspeakSettings {
+                    espeak,
+                    // Workers are this very program in a hidden mode.
+                    worker: std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into()),
+                    library: library_from_env(),
+                })
+            } else {
+                BackendConfig::Espeak(espeak)
+            }
+        }
         BackendKind::Mock => {
             let defaults = MockSettings::default();
             let ms_per_char = req.mock_ms_per_char.unwrap_or(defaults.ms_per_char);
@@ -820,6 +844,34 @@ mod tests {
     }
 
     #[test]
+    fn espeak_ng_is_the_library_engine_and_espeak_ng_process_the_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = resolve(req(), dir.path()).unwrap();
+        let BackendConfig::LibEspeak(l) = c.backend else {
+            panic!("the library engine is the default")
+        };
+        assert_eq!(l.library, crate::backend::libespeak::library_from_env());
+        std::fs::create_dir(dir.path().join("voices")).unwrap();
+        std::fs::write(
+            dir.path().join("voices/p.toml"),
+            "backend = \"espeak-ng-process\"\nvoice = \"en-gb\"\n",
+        )
+        .unwrap();
+        let c = resolve(
+            ConvertRequest {
+                voice: Some("p".into()),
+                ..req()
+            },
+            dir.path(),
+        )
+        .unwrap();
+        let BackendConfig::Espeak(e) = c.backend else {
+            panic!("a profile can choose the program")
+        };
+        assert_eq!(e.voice, "en-gb");
+    }
+
+    #[test]
     fn builtin_profiles_and_lexicons_parse() {
         for (name, src) in profile::BUILTIN_PROFILES {
             parse_profile(src, Path::new(name)).unwrap();
@@ -842,9 +894,10 @@ mod tests {
         let c = resolve(req(), dir.path()).unwrap();
         assert_eq!(c.gap_ms, 400);
         assert_eq!(c.output_dir, PathBuf::from("output"));
-        let BackendConfig::Espeak(e) = c.backend else {
-            panic!("espeak is the default")
+        let BackendConfig::LibEspeak(l) = c.backend else {
+            panic!("libespeak-ng is the default")
         };
+        let e = l.espeak;
         assert_eq!((e.voice.as_str(), e.rate, e.pitch), ("en-us", 175, 50));
         assert_eq!(e.timeout, Duration::from_secs(60));
     }
@@ -861,7 +914,7 @@ mod tests {
             dir.path(),
         )
         .unwrap();
-        let BackendConfig::Espeak(e) = c.backend else {
+        let BackendConfig::LibEspeak(LibEspeakSettings { espeak: e, .. }) = c.backend else {
             panic!()
         };
         assert_eq!((e.voice.as_str(), e.rate, e.pitch), ("en-gb", 200, 45));
@@ -874,7 +927,7 @@ mod tests {
             dir.path(),
         )
         .unwrap();
-        let BackendConfig::Espeak(e) = c.backend else {
+        let BackendConfig::LibEspeak(LibEspeakSettings { espeak: e, .. }) = c.backend else {
             panic!()
         };
         assert_eq!(e.voice, "fr+f3");

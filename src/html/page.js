@@ -1,6 +1,8 @@
 // aloud player page. Without this script every chapter and paragraph is still a link that
 // plays the audio from its start (a media fragment, NAME.wav#t=SECONDS). With it, those
-// links seek the player instead, and the current chapter and paragraph follow playback.
+// links seek the player instead, and the current chapter and paragraph follow playback;
+// where the engine reported word timings (data.words), so does the word being spoken, and a
+// click on any word plays from there.
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('aloud-data').textContent);
@@ -32,7 +34,24 @@
     return found;
   }
 
-  var chapter = -1, paragraph = -1;
+  var chapter = -1, paragraph = -1, word = -1;
+  var words = (data.words || []).map(function (w) { return { start: w[0], end: w[1] }; });
+  var wordEls = [];
+  if (words.length) {
+    document.querySelectorAll('.transcript span.w[data-w]').forEach(function (el) {
+      wordEls[Number(el.getAttribute('data-w'))] = el;
+    });
+  }
+
+  // The word being spoken: the last one started, while it sounds (not in the pause after).
+  function setWord(t) {
+    var i = itemAt(words, t);
+    if (i >= 0 && t > words[i].end + 0.001) i = -1;
+    if (i === word) return;
+    if (wordEls[word]) wordEls[word].classList.remove('spoken');
+    word = i;
+    if (wordEls[i]) wordEls[i].classList.add('spoken');
+  }
 
   function setChapter(i) {
     if (i === chapter) return;
@@ -62,6 +81,7 @@
     var t = audio.currentTime;
     setChapter(itemAt(data.chapters, t));
     setParagraph(itemAt(data.paragraphs, t), follow);
+    if (words.length) setWord(t);
   }
 
   // Keep the paragraph being spoken in view, unless the reader scrolled in the last few
@@ -113,6 +133,16 @@
       if (p && p.catch) p.catch(function () {});
     }
   }
+
+  // A click on a word plays from that word.
+  document.addEventListener('click', function (e) {
+    var el = e.target.closest && e.target.closest('span.w[data-w]');
+    if (!el || e.defaultPrevented || e.button !== 0 || !canPlay()) return;
+    var w = words[Number(el.getAttribute('data-w'))];
+    if (!w) return;
+    checkSeekable();
+    if (canSeek()) seek(w.start, true);
+  });
 
   // Chapter links and paragraph play controls: seek and play instead of leaving the page.
   // Modified clicks (new tab, download) keep their usual meaning, and if the player has no

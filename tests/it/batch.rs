@@ -309,7 +309,14 @@ fn ctrl_c_stops_the_run_quickly_keeps_finished_articles_and_leaves_no_partial_fi
     // b's temporary files are gone; a's outputs and the index of what is there remain.
     assert_eq!(
         env.files("out"),
-        ["a.chapters.vtt", "a.html", "a.json", "a.wav", "index.html"]
+        [
+            "a.captions.vtt",
+            "a.chapters.vtt",
+            "a.html",
+            "a.json",
+            "a.wav",
+            "index.html"
+        ]
     );
 }
 
@@ -326,7 +333,14 @@ fn sigterm_stops_the_run_and_the_next_run_resumes_from_the_cache() {
     );
     assert_eq!(
         env.files("out"),
-        ["a.chapters.vtt", "a.html", "a.json", "a.wav", "index.html"]
+        [
+            "a.captions.vtt",
+            "a.chapters.vtt",
+            "a.html",
+            "a.json",
+            "a.wav",
+            "index.html"
+        ]
     );
     // Some of b's paragraphs were synthesized and cached before the signal: the rerun
     // synthesizes only the rest.

@@ -620,3 +620,82 @@ fn chromium_plays_the_mp3_opus_and_m4b_sources() {
     }
     assert!(server.partial_responses() > 0);
 }
+
+/// With the library engine's word timings: seeking to a word's start highlights exactly that
+/// word in the transcript, and a click on a word plays from its start.
+#[test]
+fn seeking_to_a_words_start_highlights_that_word() {
+    if !(browser_available() && require("espeak-ng")) {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write("in/us-iraq-dialogue.txt", SAMPLE);
+    env.aloud()
+        .args(["convert", "in", "-o", "out", "-q"])
+        .assert()
+        .success();
+    let m = env.manifest("out/us-iraq-dialogue.json");
+    assert_eq!(m["timing"], "word");
+    let rate = m["sample_rate"].as_f64().unwrap();
+    let mut b = Browser::start(1280, 900);
+    b.goto(&file_url(&env.path().join("out/us-iraq-dialogue.html")));
+    check_duration(&mut b, &m);
+    stub_play(&mut b);
+    let spans = b.eval("document.querySelectorAll('.transcript span.w').length");
+    assert!(spans.as_u64().unwrap() > 100, "{spans}");
+    let mut checked = 0;
+    for (k, p) in m["paragraphs"].as_array().unwrap().iter().enumerate() {
+        if ![1usize, 4, 9].contains(&k) {
+            continue;
+        }
+        let text = p["text"].as_str().unwrap();
+        let words: Vec<&Value> = p["words"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["text"].is_array())
+            .collect();
+        for w in [words[0], words[words.len() / 2], words[words.len() - 1]] {
+            let r = w["text"].as_array().unwrap();
+            let written = &text[r[0].as_u64().unwrap() as usize..r[1].as_u64().unwrap() as usize];
+            let start = frames_to_seconds(w["start_frame"].as_u64().unwrap(), rate);
+            b.exec(
+                "document.getElementById('player').currentTime = arguments[0];",
+                json!([start]),
+            );
+            b.wait_for(
+                &format!("{written:?} to be highlighted"),
+                &format!(
+                    "(() => {{ const s = document.querySelectorAll('.transcript span.w.spoken'); \
+                     return s.length === 1 && s[0].textContent === {} && \
+                     s[0].closest('.para').id === 'p{}'; }})()",
+                    json!(written),
+                    k + 1
+                ),
+                WAIT,
+            );
+            checked += 1;
+        }
+        // A click on the word (the last one, highlighted now) seeks to its start and plays.
+        b.exec(
+            "document.getElementById('player').currentTime = 0;",
+            json!([]),
+        );
+        let w = words[words.len() - 1];
+        let start = frames_to_seconds(w["start_frame"].as_u64().unwrap(), rate);
+        let plays = b.eval("window.__plays").as_u64().unwrap();
+        b.exec(
+            "const s = document.querySelectorAll('.para#p' + arguments[0] + ' span.w'); s[s.length - 1].click();",
+            json!([k + 1]),
+        );
+        assert!((current_time(&mut b) - start).abs() <= 0.002);
+        assert_eq!(b.eval("window.__plays").as_u64().unwrap(), plays + 1);
+    }
+    assert_eq!(checked, 9);
+    b.screenshot(&screenshots().join("player-word-highlight.png"));
+}
+
+/// Frames to seconds rounded to the millisecond, as the page does.
+fn frames_to_seconds(frames: u64, rate: f64) -> f64 {
+    ((frames as f64 * 1000.0 / rate).round()) / 1000.0
+}

@@ -21,6 +21,7 @@ fn the_sample_article_becomes_eleven_exact_chapters() {
         env.files("output"),
         [
             "index.html",
+            "us-iraq-dialogue.captions.vtt",
             "us-iraq-dialogue.chapters.vtt",
             "us-iraq-dialogue.html",
             "us-iraq-dialogue.json",
@@ -131,7 +132,7 @@ fn outputs_are_byte_identical_whatever_the_number_of_workers() {
         .assert()
         .success();
     let files = env.files("j1");
-    assert_eq!(files.len(), 9);
+    assert_eq!(files.len(), 11);
     assert_eq!(files, env.files("j4"));
     for f in files {
         assert!(
@@ -152,10 +153,12 @@ fn a_folder_is_mirrored_into_the_output_folder() {
     assert_eq!(
         env.files("out"),
         [
+            "a/b.captions.vtt",
             "a/b.chapters.vtt",
             "a/b.html",
             "a/b.json",
             "a/b.wav",
+            "c.captions.vtt",
             "c.chapters.vtt",
             "c.html",
             "c.json",
@@ -173,7 +176,14 @@ fn the_default_output_folder_is_output_in_the_working_folder() {
     env.mock_convert(&["x.txt"]).assert().success();
     assert_eq!(
         env.files("output"),
-        ["index.html", "x.chapters.vtt", "x.html", "x.json", "x.wav"]
+        [
+            "index.html",
+            "x.captions.vtt",
+            "x.chapters.vtt",
+            "x.html",
+            "x.json",
+            "x.wav"
+        ]
     );
 }
 
@@ -225,6 +235,7 @@ fn empty_and_whitespace_only_files_fail_with_nothing_written() {
     assert_eq!(
         env.files("out"),
         [
+            "good.captions.vtt",
             "good.chapters.vtt",
             "good.html",
             "good.json",
@@ -285,10 +296,12 @@ fn a_failing_paragraph_is_named_and_leaves_no_files_while_others_convert() {
     assert_eq!(
         files,
         [
+            "a-good.captions.vtt",
             "a-good.chapters.vtt",
             "a-good.html",
             "a-good.json",
             "a-good.wav",
+            "c-good.captions.vtt",
             "c-good.chapters.vtt",
             "c-good.html",
             "c-good.json",
@@ -313,7 +326,14 @@ fn a_failed_run_leaves_the_previous_outputs_untouched() {
     assert_eq!(env.read("output/a.html"), page_before);
     assert_eq!(
         env.files("output"),
-        ["a.chapters.vtt", "a.html", "a.json", "a.wav", "index.html"]
+        [
+            "a.captions.vtt",
+            "a.chapters.vtt",
+            "a.html",
+            "a.json",
+            "a.wav",
+            "index.html"
+        ]
     );
 }
 

@@ -9,6 +9,7 @@ use crate::tts_server::TtsServer;
 use aloud::backend::command::{CommandBackend, CommandSettings, CommandTemplate, PLACEHOLDERS};
 use aloud::backend::espeak::{EspeakNg, EspeakSettings};
 use aloud::backend::http::{Http, HttpApi, HttpSettings, SERVER_PLACEHOLDERS, ServerSettings};
+use aloud::backend::libespeak::{LibEspeak, LibEspeakSettings, StartError};
 use aloud::backend::mock::{Mock, MockSettings};
 use aloud::backend::{ModelSource, Request, SynthError, Synthesizer};
 use rayon::prelude::*;
@@ -465,4 +466,276 @@ fn http_backend_with_a_managed_piper_server_behaves() {
     })
     .unwrap();
     behaviour(&h);
+}
+
+fn libespeak_settings(timeout: Duration) -> LibEspeakSettings {
+    LibEspeakSettings {
+        espeak: EspeakSettings {
+            program: "espeak-ng".into(),
+            voice: "en-us".into(),
+            rate: 175,
+            pitch: 50,
+            volume: 100,
+            timeout,
+        },
+        worker: env!("CARGO_BIN_EXE_aloud").into(),
+        library: "libespeak-ng.so.1".into(),
+    }
+}
+
+/// The library engine, or `None` (after a loud SKIPPED line; a failure under CI) where
+/// libespeak-ng is not installed.
+fn libespeak(timeout: Duration) -> Option<LibEspeak> {
+    match LibEspeak::start(libespeak_settings(timeout)) {
+        Ok(engine) => Some(engine),
+        Err(StartError::Unavailable(why)) => {
+            require_library(&why);
+            None
+        }
+        Err(StartError::Failed(e)) => panic!("libespeak-ng failed to start: {e}"),
+    }
+}
+
+fn require_library(why: &str) {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") {
+        panic!("libespeak-ng1 is not installed ({why}), and CI must run every test");
+    }
+    eprintln!(
+        "\n*** SKIPPED: libespeak-ng is not available ({why}), so this test did NOT run. ***\n"
+    );
+}
+
+#[test]
+fn libespeak_behaves() {
+    if let Some(engine) = libespeak(Duration::from_secs(30)) {
+        behaviour(&engine);
+        // One worker per concurrent call (the behaviour test makes at most 4), no more.
+        assert!((1..=4).contains(&engine.idle_workers().len()));
+    }
+}
+
+/// The library engine speaks each unit in a fresh copy of an initialised worker, with the
+/// program's own flags, so its audio is the program's, sample for sample, whatever the worker
+/// spoke before and whichever worker speaks.
+#[test]
+fn libespeak_gives_the_programs_audio_sample_for_sample() {
+    if !require("espeak-ng") {
+        return;
+    }
+    let Some(lib) = libespeak(Duration::from_secs(30)) else {
+        return;
+    };
+    let program = espeak_with(Path::new("espeak-ng"), Duration::from_secs(30));
+    let texts = [
+        "Hello world. This is a test, with a comma.",
+        "Café naïve — \"quoted\" 日本語 end.",
+        "Paragraph 12. In 2019 to 2020, the U.S. spent $9.7 million; Dr. Smith said: \"no\".",
+        "--help -v xx",
+        "A",
+        &"A long paragraph that goes on and on, clause after clause. ".repeat(20),
+    ];
+    // Twice, in different orders: nothing a worker spoke before changes what it says next.
+    for round in 0..2 {
+        let order: Vec<&str> = if round == 0 {
+            texts.to_vec()
+        } else {
+            texts.iter().rev().copied().collect()
+        };
+        for text in order {
+            let a = lib.synthesize(&Request { text }).unwrap();
+            let b = program.synthesize(&Request { text }).unwrap();
+            assert_eq!(a.sample_rate, b.sample_rate);
+            assert!(
+                a.samples == b.samples,
+                "{text:?}: the library gave {} samples, the program {}",
+                a.samples.len(),
+                b.samples.len()
+            );
+            assert!(b.marks.is_empty());
+            assert!(
+                a.marks
+                    .iter()
+                    .any(|m| m.kind == aloud::audio::MarkKind::Word)
+            );
+        }
+    }
+}
+
+/// Voice, rate, pitch and volume reach the library as they reach the program (`-v -s -p -a`).
+#[test]
+fn libespeak_takes_every_setting_the_program_takes() {
+    if !require("espeak-ng") {
+        return;
+    }
+    let mut settings = libespeak_settings(Duration::from_secs(30));
+    settings.espeak = EspeakSettings {
+        voice: "en-gb".into(),
+        rate: 230,
+        pitch: 20,
+        volume: 160,
+        ..settings.espeak
+    };
+    let lib = match LibEspeak::start(settings.clone()) {
+        Ok(engine) => engine,
+        Err(StartError::Unavailable(why)) => return require_library(&why),
+        Err(StartError::Failed(e)) => panic!("libespeak-ng failed to start: {e}"),
+    };
+    let program = EspeakNg::new(settings.espeak.clone()).unwrap();
+    let default = libespeak(Duration::from_secs(30)).unwrap();
+    let text = "Settings change the sound of this sentence.";
+    let a = lib.synthesize(&Request { text }).unwrap();
+    let b = program.synthesize(&Request { text }).unwrap();
+    assert!(
+        a.samples == b.samples,
+        "{} vs {} samples",
+        a.samples.len(),
+        b.samples.len()
+    );
+    let c = default.synthesize(&Request { text }).unwrap();
+    assert!(a.samples != c.samples, "the settings changed nothing");
+}
+
+/// Word marks point at the words of the text and start where the audio says.
+#[test]
+fn libespeak_marks_words_and_sentences_exactly() {
+    let Some(lib) = libespeak(Duration::from_secs(30)) else {
+        return;
+    };
+    use aloud::audio::MarkKind;
+    let text = "Hello world. Café naïve, \"quoted\" end.";
+    let a = lib.synthesize(&Request { text }).unwrap();
+    let words: Vec<&str> = a
+        .marks
+        .iter()
+        .filter(|m| m.kind == MarkKind::Word)
+        .map(|m| &text[m.text.clone()])
+        .collect();
+    assert_eq!(words, ["Hello", "world", "Café", "naïve", "quoted", "end"]);
+    let sentences: Vec<&str> = a
+        .marks
+        .iter()
+        .filter(|m| m.kind == MarkKind::Sentence)
+        .map(|m| &text[m.text.clone()])
+        .collect();
+    assert_eq!(sentences, ["Hello world.", "Café naïve, \"quoted\" end."]);
+    // In order, inside the audio; each word's first sound is at or after its mark (espeak
+    // marks a word where its first phoneme starts), and silence (exact zeros) precedes the
+    // second sentence's first word.
+    let frames: Vec<u64> = a.marks.iter().map(|m| m.frame).collect();
+    assert!(frames.windows(2).all(|w| w[0] <= w[1]), "{frames:?}");
+    assert!(frames.iter().all(|&f| f <= a.frames()));
+    let cafe = a
+        .marks
+        .iter()
+        .find(|m| &text[m.text.clone()] == "Café")
+        .unwrap();
+    assert_eq!(
+        a.samples[cafe.frame as usize - 1],
+        0,
+        "a pause ends at the word"
+    );
+}
+
+/// A worker that crashes, hangs or talks nonsense is killed and replaced; the error says
+/// what happened; the next call works.
+#[test]
+fn libespeak_faults_are_typed_and_workers_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = |spec: String| {
+        let dir = dir.path().to_path_buf();
+        move || {
+            with_env_str("ALOUD_TEST_WORKER_FAULT", &spec, || {
+                let _ = &dir;
+                libespeak(Duration::from_millis(1500))
+            })
+        }
+    };
+    let ok = Request { text: "Fine." };
+    let boom = Request {
+        text: "It goes BOOM here.",
+    };
+
+    // A crash (SIGABRT) while speaking.
+    let Some(lib) = env("crash:BOOM".into())() else {
+        return;
+    };
+    let before = lib.idle_workers();
+    let err = lib.synthesize(&boom).unwrap_err();
+    match &err {
+        SynthError::Failed { status, stderr, .. } => {
+            assert!(status.contains("worker"), "{status}");
+            assert!(stderr.contains("signal 6 (SIGABRT)"), "{stderr}");
+        }
+        other => panic!("crash: {other:?}"),
+    }
+    assert!(err.to_string().starts_with("libespeak-ng failed"), "{err}");
+    for pid in &before {
+        assert!(
+            crate::support::process_gone(*pid),
+            "the crashed worker {pid} lives on"
+        );
+    }
+    assert!(lib.synthesize(&ok).is_ok(), "a new worker takes over");
+    assert_ne!(lib.idle_workers(), before);
+
+    // A hang past the deadline: the worker's whole group is killed.
+    let Some(lib) = env("hang:BOOM".into())() else {
+        return;
+    };
+    let before = lib.idle_workers();
+    let started = Instant::now();
+    let err = lib.synthesize(&boom).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        matches!(&err, SynthError::TimedOut { after, .. } if *after == Duration::from_millis(1500)),
+        "hang: {err:?}"
+    );
+    for pid in &before {
+        assert!(
+            crate::support::process_gone(*pid),
+            "the hung worker {pid} lives on"
+        );
+    }
+    assert!(lib.synthesize(&ok).is_ok());
+
+    // A reply that is not one.
+    let Some(lib) = env("garbage:BOOM".into())() else {
+        return;
+    };
+    let err = lib.synthesize(&boom).unwrap_err();
+    assert!(
+        matches!(&err, SynthError::Io { message, .. } if message.contains("unreadable")),
+        "garbage: {err:?}"
+    );
+    assert!(lib.synthesize(&ok).is_ok());
+
+    // Only the first time: the retry (a new worker) succeeds.
+    let once = dir.path().join("once");
+    let Some(lib) = env(format!("crash:BOOM:{}", once.display()))() else {
+        return;
+    };
+    assert!(lib.synthesize(&boom).is_err());
+    assert!(lib.synthesize(&boom).is_ok());
+}
+
+#[test]
+fn libespeak_missing_library_or_worker_is_reported() {
+    let mut settings = libespeak_settings(Duration::from_secs(5));
+    settings.library = "/nonexistent/libespeak-ng.so.1".into();
+    match LibEspeak::start(settings) {
+        Err(StartError::Unavailable(why)) => assert!(why.contains("/nonexistent/"), "{why}"),
+        Err(StartError::Failed(e)) => panic!("{e}"),
+        Ok(_) => panic!("a missing library loaded"),
+    }
+    let mut settings = libespeak_settings(Duration::from_secs(5));
+    settings.worker = "/nonexistent/aloud".into();
+    match LibEspeak::start(settings) {
+        Err(StartError::Failed(SynthError::NotFound { .. })) => {}
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("a missing worker started"),
+    }
+}
+
+fn with_env_str<T>(key: &str, value: &str, f: impl FnOnce() -> T) -> T {
+    with_env(key, Path::new(value), f)
 }

@@ -1,4 +1,5 @@
-//! The CLI with espeak-ng, and with fixture engines standing in for espeak-ng on PATH.
+//! The CLI with espeak-ng (the library engine and the program), and with fixture engines
+//! standing in for the espeak-ng program on PATH.
 
 use crate::support::{SAMPLE, TestEnv, fixture_engine, process_gone, require};
 use predicates::prelude::*;
@@ -78,7 +79,7 @@ fn missing_espeak_is_reported_before_any_work() {
     let empty = env.path().join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
     env.aloud()
-        .args(["convert", "a.txt"])
+        .args(["convert", "a.txt", "--backend", "espeak-ng-process"])
         .env("PATH", &empty)
         .assert()
         .code(1)
@@ -86,6 +87,144 @@ fn missing_espeak_is_reported_before_any_work() {
             "aloud: error: espeak-ng was not found on PATH: install it (apt-get install espeak-ng) or use --backend mock\n",
         );
     assert!(!env.path().join("output").exists());
+    // Neither the library nor the program: one warning, then the same error.
+    env.aloud()
+        .args(["convert", "a.txt"])
+        .env("PATH", &empty)
+        .env("ALOUD_LIBESPEAK_NG", "/nonexistent/libespeak-ng.so.1")
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::starts_with("aloud: warning: libespeak-ng is not available (cannot load /nonexistent/libespeak-ng.so.1")
+                .and(predicate::str::ends_with(
+                    "aloud: error: espeak-ng was not found on PATH: install it (apt-get install espeak-ng) or use --backend mock\n",
+                ))
+                .and(predicate::function(|s: &str| s.lines().count() == 2)),
+        );
+}
+
+#[test]
+fn without_the_library_espeak_ng_falls_back_to_the_program_with_one_notice() {
+    if !require("espeak-ng") {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write("a.txt", "One paragraph.\n\nAnother paragraph.\n\nA third.");
+    let out = env
+        .aloud()
+        .args(["convert", "a.txt", "-q", "-j", "2"])
+        .env("ALOUD_LIBESPEAK_NG", "/nonexistent/libespeak-ng.so.1")
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("speaking with the espeak-ng program instead"),
+        "{stderr}"
+    );
+    let m = env.manifest("output/a.json");
+    assert_eq!(m["engine"]["name"], "espeak-ng");
+    assert_eq!(m["timing"], "paragraph");
+}
+
+#[test]
+fn the_library_engine_is_the_default_and_gives_the_programs_wav() {
+    if !require("espeak-ng") {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write("in/us-iraq-dialogue.txt", SAMPLE);
+    env.aloud()
+        .args(["convert", "in", "-o", "lib", "-q"])
+        .assert()
+        .success();
+    env.aloud()
+        .args([
+            "convert",
+            "in",
+            "-o",
+            "prog",
+            "-q",
+            "--backend",
+            "espeak-ng-process",
+        ])
+        .assert()
+        .success();
+    let lib = env.manifest("lib/us-iraq-dialogue.json");
+    assert_eq!(lib["engine"]["name"], "libespeak-ng");
+    assert_eq!(lib["timing"], "word");
+    assert!(
+        env.read("lib/us-iraq-dialogue.wav") == env.read("prog/us-iraq-dialogue.wav"),
+        "the library and the program gave different WAV files"
+    );
+}
+
+#[test]
+fn a_worker_that_crashes_once_is_replaced_and_its_paragraph_retried() {
+    if !require("espeak-ng") {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write("a.txt", "One paragraph.\n\nIt goes BOOM here.\n\nA third.");
+    let once = env.path().join("crashed-once");
+    let out = env
+        .aloud()
+        .args(["convert", "a.txt", "-q", "--json", "--no-cache"])
+        .env(
+            "ALOUD_TEST_WORKER_FAULT",
+            format!("crash:BOOM:{}", once.display()),
+        )
+        .assert()
+        .success();
+    assert!(once.exists(), "the fault did not fire");
+    let summary: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(summary["units"]["retried"], 1, "{summary}");
+    assert_eq!(summary["units"]["synthesized"], 3, "{summary}");
+}
+
+#[test]
+fn a_hung_worker_is_killed_and_the_article_fails_cleanly() {
+    if !require("espeak-ng") {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write("a.txt", "One paragraph.\n\nIt goes BOOM here.");
+    let started = Instant::now();
+    env.aloud()
+        .args(["convert", "a.txt", "--timeout", "1", "--retries", "1", "-q"])
+        .env("ALOUD_TEST_WORKER_FAULT", "hang:BOOM")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "a.txt: paragraph 2: libespeak-ng did not finish within 1 s and was killed",
+        ));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(env.files("output").is_empty(), "{:?}", env.files("output"));
+    // No worker outlives the run: none is left orphaned (adopted by init).
+    assert_eq!(orphaned_workers(), Vec::<u32>::new());
+}
+
+/// `aloud libespeak-worker` processes whose parent is gone (they were adopted by init).
+fn orphaned_workers() -> Vec<u32> {
+    let mut orphans = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmdline).contains("libespeak-worker") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1));
+        if ppid == Some("1") {
+            orphans.push(pid);
+        }
+    }
+    orphans
 }
 
 #[test]
@@ -113,7 +252,7 @@ fn a_hung_engine_is_killed_with_its_children_and_the_article_fails_cleanly() {
     let pidfile = env.path().join("child.pid");
     let started = Instant::now();
     env.aloud()
-        .args(["convert", "a.txt", "--timeout", "1", "-j", "1"])
+        .args(["convert", "a.txt", "--timeout", "1", "-j", "1", "--backend", "espeak-ng-process"])
         .env("PATH", path_with_fake_espeak(&env, "hang.sh"))
         .env("FIXTURE_PIDFILE", &pidfile)
         .assert()
@@ -139,7 +278,7 @@ fn an_engine_error_names_the_paragraph_and_shows_its_stderr() {
     let env = TestEnv::new();
     env.write("a.txt", "One paragraph.");
     env.aloud()
-        .args(["convert", "a.txt"])
+        .args(["convert", "a.txt", "--backend", "espeak-ng-process"])
         .env("PATH", path_with_fake_espeak(&env, "fail.sh"))
         .assert()
         .code(1)
@@ -154,7 +293,7 @@ fn an_engine_that_writes_nothing_is_caught() {
     let env = TestEnv::new();
     env.write("a.txt", "One paragraph.");
     env.aloud()
-        .args(["convert", "a.txt"])
+        .args(["convert", "a.txt", "--backend", "espeak-ng-process"])
         .env("PATH", path_with_fake_espeak(&env, "silent.sh"))
         .assert()
         .code(1)

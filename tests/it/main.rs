@@ -19,6 +19,7 @@ mod pages;
 mod publish;
 mod readers;
 mod support;
+mod timings;
 mod tts_server;
 mod voices;
 mod webdriver;

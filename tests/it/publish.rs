@@ -521,6 +521,7 @@ fn a_failing_encode_fails_that_article_with_ffmpegs_stderr_and_leaves_no_files()
     assert_eq!(
         env.files("out"),
         [
+            "good.captions.vtt",
             "good.chapters.vtt",
             "good.html",
             "good.json",
@@ -560,10 +561,12 @@ fn encoding_an_article_does_not_hold_up_the_next_ones() {
     assert_eq!(
         env.files("out"),
         [
+            "a.captions.vtt",
             "a.chapters.vtt",
             "a.html",
             "a.json",
             "a.mp3",
+            "b.captions.vtt",
             "b.chapters.vtt",
             "b.html",
             "b.json",
@@ -647,6 +650,7 @@ fn ctrl_c_kills_a_running_encode_and_leaves_no_temporary_files() {
     assert_eq!(
         env.files("out"),
         [
+            "a.captions.vtt",
             "a.chapters.vtt",
             "a.html",
             "a.json",
@@ -683,7 +687,7 @@ fn every_file_is_byte_identical_whatever_the_number_of_workers() {
         .assert()
         .success();
     let files = env.files("j1");
-    assert_eq!(files.len(), 3 * 11 + 1);
+    assert_eq!(files.len(), 3 * 12 + 1);
     assert_eq!(files, env.files("j4"));
     for f in files {
         assert!(

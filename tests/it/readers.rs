@@ -71,7 +71,7 @@ fn espeak_output_passes_ffprobe_sndfile_and_hound() {
     }
     let env = TestEnv::new();
     let m = sample_run(&env, &[]);
-    assert_eq!(m["engine"]["name"], "espeak-ng");
+    assert_eq!(m["engine"]["name"], "libespeak-ng");
     assert_eq!(m["paragraphs"].as_array().unwrap().len(), 11);
     check_with_readers(&env, &m);
 }

@@ -473,10 +473,19 @@ fn voices_doctor_completions_and_man_page() {
             .unwrap();
         assert_eq!(en_us["ok"], true, "{en_us}");
     }
-    // Without espeak-ng on PATH the default voice cannot work: exit 1 and say what to install.
+    // The library alone is enough for the default voice: no program on PATH is needed.
     env.aloud()
         .arg("doctor")
         .env("PATH", "/nonexistent")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("libespeak-ng"));
+    // Without the library and without espeak-ng on PATH the default voice cannot work: exit 1
+    // and say what to install.
+    env.aloud()
+        .arg("doctor")
+        .env("PATH", "/nonexistent")
+        .env("ALOUD_LIBESPEAK_NG", "/nonexistent/libespeak-ng.so.1")
         .assert()
         .code(1)
         .stdout(predicate::str::contains(

@@ -1,0 +1,405 @@
+//! The messages between aloud and its synthesis workers. Pure: bytes in, values out.
+//!
+//! Each message is one frame (see `process::Worker`: a 4-byte little-endian length, then
+//! the body). A body is a tag byte and fields: integers little-endian, strings as a 4-byte
+//! length and UTF-8 bytes. Nothing from the worker is trusted: decoding checks every length
+//! against what is left.
+//!
+//! - worker → aloud, once at start: [`Hello`];
+//! - aloud → worker, per unit: [`Request`];
+//! - worker → aloud, per unit: [`Reply::Samples`] frames as the audio comes (written straight
+//!   from the engine's buffers with [`write_samples_frame`], so the worker never holds a whole
+//!   unit's audio), then [`Reply::Done`] with the sample count and the events; or
+//!   [`Reply::Error`].
+
+use super::ffi::{Event, EventKind};
+
+/// What a worker says when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hello {
+    /// The library is loaded and initialised.
+    Ready {
+        /// Its version.
+        version: String,
+        /// Its output rate.
+        sample_rate: u32,
+    },
+    /// The library cannot be loaded here: use the `espeak-ng` program instead.
+    Unavailable(String),
+    /// The library loaded but cannot work (its data files are missing, say).
+    Failed(String),
+}
+
+/// One unit to speak.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// espeak-ng voice name.
+    pub voice: String,
+    /// Words per minute.
+    pub rate: u32,
+    /// Pitch, 0–99.
+    pub pitch: u32,
+    /// Amplitude, 0–200 (100 is the engine's normal).
+    pub volume: u32,
+    /// The text.
+    pub text: String,
+}
+
+/// One frame of the answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// More samples (mono, 16-bit); more frames follow.
+    Samples(Vec<i16>),
+    /// The end: how many samples were sent in all, and the events.
+    Done {
+        /// The total of the samples frames.
+        samples: u64,
+        /// Word, sentence and end events.
+        events: Vec<Event>,
+    },
+    /// The engine refused (an unknown voice, say); the last frame.
+    Error(String),
+}
+
+const HELLO_READY: u8 = b'R';
+const HELLO_UNAVAILABLE: u8 = b'U';
+const HELLO_FAILED: u8 = b'F';
+const REQUEST: u8 = b'S';
+const REPLY_SAMPLES: u8 = b'C';
+const REPLY_DONE: u8 = b'A';
+const REPLY_ERROR: u8 = b'E';
+
+impl Hello {
+    /// The frame body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        match self {
+            Hello::Ready {
+                version,
+                sample_rate,
+            } => {
+                b.push(HELLO_READY);
+                put_u32(&mut b, *sample_rate);
+                put_str(&mut b, version);
+            }
+            Hello::Unavailable(why) => {
+                b.push(HELLO_UNAVAILABLE);
+                put_str(&mut b, why);
+            }
+            Hello::Failed(why) => {
+                b.push(HELLO_FAILED);
+                put_str(&mut b, why);
+            }
+        }
+        b
+    }
+
+    /// Parses a frame body.
+    pub fn decode(body: &[u8]) -> Result<Hello, String> {
+        let mut r = Reader::new(body);
+        let hello = match r.u8()? {
+            HELLO_READY => Hello::Ready {
+                sample_rate: r.u32()?,
+                version: r.string()?,
+            },
+            HELLO_UNAVAILABLE => Hello::Unavailable(r.string()?),
+            HELLO_FAILED => Hello::Failed(r.string()?),
+            t => return Err(format!("unexpected greeting (tag {t:#04x})")),
+        };
+        r.end()?;
+        Ok(hello)
+    }
+}
+
+impl Request {
+    /// The frame body.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(32 + self.voice.len() + self.text.len());
+        b.push(REQUEST);
+        put_str(&mut b, &self.voice);
+        put_u32(&mut b, self.rate);
+        put_u32(&mut b, self.pitch);
+        put_u32(&mut b, self.volume);
+        put_str(&mut b, &self.text);
+        b
+    }
+
+    /// Parses a frame body.
+    pub fn decode(body: &[u8]) -> Result<Request, String> {
+        let mut r = Reader::new(body);
+        if r.u8()? != REQUEST {
+            return Err("not a request".into());
+        }
+        let req = Request {
+            voice: r.string()?,
+            rate: r.u32()?,
+            pitch: r.u32()?,
+            volume: r.u32()?,
+            text: r.string()?,
+        };
+        r.end()?;
+        Ok(req)
+    }
+}
+
+impl Reply {
+    /// Appends a [`Reply::Samples`] frame's samples to `out` without an intermediate vector;
+    /// any other frame is decoded and returned.
+    pub fn decode_into(body: &[u8], out: &mut Vec<i16>) -> Result<Option<Reply>, String> {
+        if body.first() != Some(&REPLY_SAMPLES) {
+            return Reply::decode(body).map(Some);
+        }
+        let mut r = Reader::new(&body[1..]);
+        let n = r.u32()? as usize;
+        let bytes = r.take(n.checked_mul(2).ok_or("too many samples")?)?;
+        r.end()?;
+        out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]])),
+        );
+        Ok(None)
+    }
+
+    /// The frame body.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Reply::Samples(samples) => {
+                let mut b = Vec::new();
+                write_samples_frame(&mut b, samples).expect("writing to a Vec");
+                b.split_off(4) // the body, without the frame header
+            }
+            Reply::Done { samples, events } => {
+                let mut b = Vec::with_capacity(13 + events.len() * 33);
+                b.push(REPLY_DONE);
+                put_u64(&mut b, *samples);
+                put_u32(&mut b, events.len() as u32);
+                for e in events {
+                    b.push(match e.kind {
+                        EventKind::Word => 1,
+                        EventKind::Sentence => 2,
+                        EventKind::End => 5,
+                    });
+                    put_u32(&mut b, e.text_position);
+                    put_u32(&mut b, e.length);
+                    put_u64(&mut b, e.sample);
+                    put_u64(&mut b, e.buffer.0);
+                    put_u64(&mut b, e.buffer.1);
+                }
+                b
+            }
+            Reply::Error(message) => {
+                let mut b = vec![REPLY_ERROR];
+                put_str(&mut b, message);
+                b
+            }
+        }
+    }
+
+    /// Parses a frame body.
+    pub fn decode(body: &[u8]) -> Result<Reply, String> {
+        let mut r = Reader::new(body);
+        let reply = match r.u8()? {
+            REPLY_SAMPLES => {
+                let n = r.u32()? as usize;
+                let bytes = r.take(n.checked_mul(2).ok_or("too many samples")?)?;
+                Reply::Samples(
+                    bytes
+                        .chunks_exact(2)
+                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                        .collect(),
+                )
+            }
+            REPLY_DONE => {
+                let samples = r.u64()?;
+                let n = r.u32()? as usize;
+                if n > r.rest() / 33 {
+                    return Err(format!("{n} events do not fit in the reply"));
+                }
+                let mut events = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let kind = match r.u8()? {
+                        1 => EventKind::Word,
+                        2 => EventKind::Sentence,
+                        5 => EventKind::End,
+                        k => return Err(format!("unknown event kind {k}")),
+                    };
+                    events.push(Event {
+                        kind,
+                        text_position: r.u32()?,
+                        length: r.u32()?,
+                        sample: r.u64()?,
+                        buffer: (r.u64()?, r.u64()?),
+                    });
+                }
+                Reply::Done { samples, events }
+            }
+            REPLY_ERROR => Reply::Error(r.string()?),
+            t => return Err(format!("unexpected reply (tag {t:#04x})")),
+        };
+        r.end()?;
+        Ok(reply)
+    }
+}
+
+/// Writes a whole [`Reply::Samples`] frame (header included) for `samples`.
+pub fn write_samples_frame(w: &mut impl std::io::Write, samples: &[i16]) -> std::io::Result<()> {
+    let body = 1 + 4 + samples.len() * 2;
+    w.write_all(&(body as u32).to_le_bytes())?;
+    w.write_all(&[REPLY_SAMPLES])?;
+    w.write_all(&(samples.len() as u32).to_le_bytes())?;
+    let mut buf = [0u8; 4096];
+    for chunk in samples.chunks(buf.len() / 2) {
+        for (b, s) in buf.chunks_exact_mut(2).zip(chunk) {
+            b.copy_from_slice(&s.to_le_bytes());
+        }
+        w.write_all(&buf[..chunk.len() * 2])?;
+    }
+    Ok(())
+}
+
+fn put_u32(b: &mut Vec<u8>, v: u32) {
+    b.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(b: &mut Vec<u8>, v: u64) {
+    b.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(b: &mut Vec<u8>, s: &str) {
+    put_u32(b, s.len() as u32);
+    b.extend_from_slice(s.as_bytes());
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes }
+    }
+
+    fn rest(&self) -> usize {
+        self.bytes.len()
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if n > self.bytes.len() {
+            return Err(format!(
+                "truncated message: {n} bytes expected, {} left",
+                self.bytes.len()
+            ));
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| "a string is not UTF-8".to_string())
+    }
+
+    fn end(&self) -> Result<(), String> {
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} unexpected bytes after the message",
+                self.bytes.len()
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn every_message_round_trips() {
+        for h in [
+            Hello::Ready {
+                version: "1.51".into(),
+                sample_rate: 22050,
+            },
+            Hello::Unavailable("cannot load it".into()),
+            Hello::Failed("no data".into()),
+        ] {
+            assert_eq!(Hello::decode(&h.encode()).unwrap(), h);
+        }
+        let req = Request {
+            voice: "en-us".into(),
+            rate: 175,
+            pitch: 50,
+            volume: 100,
+            text: "--help é 日本語".into(),
+        };
+        assert_eq!(Request::decode(&req.encode()).unwrap(), req);
+        let samples = Reply::Samples(vec![0, -1, i16::MAX, i16::MIN]);
+        assert_eq!(Reply::decode(&samples.encode()).unwrap(), samples);
+        let mut into = vec![5];
+        assert_eq!(Reply::decode_into(&samples.encode(), &mut into), Ok(None));
+        assert_eq!(into, [5, 0, -1, i16::MAX, i16::MIN]);
+        let mut framed = Vec::new();
+        write_samples_frame(&mut framed, &[0, -1, i16::MAX, i16::MIN]).unwrap();
+        assert_eq!(framed[4..], samples.encode());
+        let reply = Reply::Done {
+            samples: 4,
+            events: vec![Event {
+                kind: EventKind::Word,
+                text_position: 1,
+                length: 5,
+                sample: 3,
+                buffer: (0, 4),
+            }],
+        };
+        assert_eq!(Reply::decode(&reply.encode()).unwrap(), reply);
+        let err = Reply::Error("voice does not exist".into());
+        assert_eq!(Reply::decode(&err.encode()).unwrap(), err);
+    }
+
+    #[test]
+    fn damaged_messages_are_errors() {
+        let reply = Reply::Samples(vec![1; 10]).encode();
+        assert!(Reply::decode(&reply[..reply.len() - 1]).is_err());
+        let mut long = reply.clone();
+        long.push(0);
+        assert!(Reply::decode(&long).is_err());
+        assert!(Reply::decode(b"").is_err());
+        assert!(Reply::decode(b"Z").is_err());
+        // A huge count cannot make the decoder allocate or read past the end.
+        let mut huge = vec![REPLY_DONE];
+        huge.extend_from_slice(&0u64.to_le_bytes());
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Reply::decode(&huge).is_err());
+        assert!(Hello::decode(b"R\x01").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Reply::decode(&bytes);
+            let _ = Hello::decode(&bytes);
+            let _ = Request::decode(&bytes);
+        }
+    }
+}
