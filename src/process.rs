@@ -99,42 +99,21 @@ pub enum RunError {
 
 /// Runs a program to completion under a deadline. See the module docs for the guarantees.
 pub fn run(inv: &Invocation<'_>) -> Result<Finished, RunError> {
-    if cancelled() {
-        return Err(RunError::Cancelled);
-    }
     let program = inv.program.to_string_lossy().into_owned();
-    let mut cmd = Command::new(inv.program);
-    cmd.args(&inv.args)
-        .stdin(if inv.stdin.is_some() {
+    let (mut child, pgid) = spawn_in_group(
+        inv.program,
+        &inv.args,
+        if inv.stdin.is_some() {
             Stdio::piped()
         } else {
             Stdio::null()
-        })
-        .stdout(if inv.capture_stdout {
+        },
+        if inv.capture_stdout {
             Stdio::piped()
         } else {
             Stdio::null()
-        })
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = cmd.spawn().map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => RunError::NotFound {
-            program: program.clone(),
         },
-        _ => RunError::Spawn {
-            program: program.clone(),
-            source,
-        },
-    })?;
-    let pgid = child.id() as i32;
-    {
-        let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-        running.insert(pgid);
-        // cancel_all holds the same lock, so it either saw this group or set the flag first.
-        if cancelled() {
-            kill_group(pgid);
-        }
-    }
+    )?;
 
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let timeout = inv.timeout;
@@ -193,6 +172,42 @@ pub fn run(inv: &Invocation<'_>) -> Result<Finished, RunError> {
     })
 }
 
+/// Starts `program args...` as the leader of a new process group, with stderr piped, and
+/// registers the group for [`cancel_all`]. The caller must remove it from [`RUNNING`] once the
+/// group is dead.
+fn spawn_in_group(
+    program: &OsStr,
+    args: &[OsString],
+    stdin: Stdio,
+    stdout: Stdio,
+) -> Result<(Child, i32), RunError> {
+    if cancelled() {
+        return Err(RunError::Cancelled);
+    }
+    let child = Command::new(program)
+        .args(args)
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .map_err(|source| {
+            let program = program.to_string_lossy().into_owned();
+            match source.kind() {
+                io::ErrorKind::NotFound => RunError::NotFound { program },
+                _ => RunError::Spawn { program, source },
+            }
+        })?;
+    let pgid = child.id() as i32;
+    let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
+    running.insert(pgid);
+    // cancel_all holds the same lock, so it either saw this group or set the flag first.
+    if cancelled() {
+        kill_group(pgid);
+    }
+    Ok((child, pgid))
+}
+
 /// A long-running child (a TTS server) that lives for the run: it leads its own process
 /// group, is killed with that group by [`cancel_all`], and is killed and reaped when dropped,
 /// so no server outlives `aloud`.
@@ -205,34 +220,7 @@ pub struct Service {
 impl Service {
     /// Starts `program args...` with stdin and stdout closed and stderr kept (bounded).
     pub fn spawn(program: &OsStr, args: &[OsString]) -> Result<Service, RunError> {
-        if cancelled() {
-            return Err(RunError::Cancelled);
-        }
-        let name = program.to_string_lossy().into_owned();
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::NotFound => RunError::NotFound {
-                    program: name.clone(),
-                },
-                _ => RunError::Spawn {
-                    program: name.clone(),
-                    source,
-                },
-            })?;
-        let pgid = child.id() as i32;
-        {
-            let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-            running.insert(pgid);
-            if cancelled() {
-                kill_group(pgid);
-            }
-        }
+        let (mut child, pgid) = spawn_in_group(program, args, Stdio::null(), Stdio::null())?;
         let stderr = child
             .stderr
             .take()
@@ -416,34 +404,12 @@ impl Worker {
     /// Starts `program` with `args` in its own process group, its stdin and stdout as the
     /// request and reply pipes, stderr kept (bounded).
     pub fn start(program: &OsStr, args: &[OsString]) -> Result<Worker, WorkerError> {
-        if cancelled() {
-            return Err(WorkerError::Cancelled);
-        }
-        let name = program.to_string_lossy().into_owned();
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(|source| match source.kind() {
-                io::ErrorKind::NotFound => WorkerError::NotFound {
-                    program: name.clone(),
-                },
-                _ => WorkerError::Spawn {
-                    program: name.clone(),
-                    source,
-                },
+        let (mut child, pgid) = spawn_in_group(program, args, Stdio::piped(), Stdio::piped())
+            .map_err(|e| match e {
+                RunError::NotFound { program } => WorkerError::NotFound { program },
+                RunError::Spawn { program, source } => WorkerError::Spawn { program, source },
+                _ => WorkerError::Cancelled,
             })?;
-        let pgid = child.id() as i32;
-        {
-            let mut running = RUNNING.lock().unwrap_or_else(|p| p.into_inner());
-            running.insert(pgid);
-            if cancelled() {
-                kill_group(pgid);
-            }
-        }
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         // Our ends never block: every wait is a poll() with the request's deadline.

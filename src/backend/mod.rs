@@ -195,20 +195,12 @@ impl ModelSource {
             ModelSource::None => Ok(String::new()),
             ModelSource::Path(p) => Ok(p.clone()),
             ModelSource::Command(cmd) => {
-                let finished = process::run(&process::Invocation {
-                    program: cmd.program().as_ref(),
-                    args: cmd.args(&|_| std::ffi::OsString::new()),
-                    stdin: None,
+                let finished = run_helper(
+                    cmd,
+                    engine,
+                    "install the voice model, or set `model` in the profile",
                     timeout,
-                    capture_stdout: true,
-                })
-                .map_err(|e| {
-                    SynthError::from_run(
-                        engine,
-                        "install the voice model, or set `model` in the profile",
-                        e,
-                    )
-                })?;
+                )?;
                 let path = String::from_utf8_lossy(&finished.stdout)
                     .lines()
                     .next()
@@ -232,6 +224,24 @@ impl ModelSource {
     }
 }
 
+/// Runs a helper command of an engine's (no placeholders, nothing on stdin) and keeps its
+/// stdout; `fix` says what to do when it cannot run.
+fn run_helper(
+    cmd: &command::CommandTemplate,
+    engine: &str,
+    fix: &str,
+    timeout: Duration,
+) -> Result<process::Finished, SynthError> {
+    process::run(&process::Invocation {
+        program: cmd.program().as_ref(),
+        args: cmd.args(&|_| std::ffi::OsString::new()),
+        stdin: None,
+        timeout,
+        capture_stdout: true,
+    })
+    .map_err(|e| SynthError::from_run(engine, fix, e))
+}
+
 /// Runs an engine's version command and picks its version line: the first that mentions
 /// "version", else the first non-empty one; "unknown" without a command.
 pub(crate) fn engine_version(
@@ -242,20 +252,12 @@ pub(crate) fn engine_version(
     let Some(cmd) = cmd else {
         return Ok("unknown".into());
     };
-    let finished = process::run(&process::Invocation {
-        program: cmd.program().as_ref(),
-        args: cmd.args(&|_| std::ffi::OsString::new()),
-        stdin: None,
+    let finished = run_helper(
+        cmd,
+        engine,
+        &format!("install {engine}, or fix `version_command`"),
         timeout,
-        capture_stdout: true,
-    })
-    .map_err(|e| {
-        SynthError::from_run(
-            engine,
-            &format!("install {engine}, or fix `version_command`"),
-            e,
-        )
-    })?;
+    )?;
     let out = String::from_utf8_lossy(&finished.stdout).into_owned() + "\n" + &finished.stderr;
     let lines: Vec<&str> = out
         .lines()
