@@ -621,7 +621,7 @@ mod tests {
                 level: *level,
                 parent: None,
                 paragraphs: [i, i],
-                audio_sha256: String::new(),
+                audio_blake3: String::new(),
             })
             .collect();
         let paragraphs = items

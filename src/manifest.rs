@@ -256,10 +256,10 @@ pub struct ChapterRecord {
     pub parent: Option<usize>,
     /// Indices of the first and last paragraph it covers, sub-chapters included.
     pub paragraphs: [usize; 2],
-    /// SHA-256 of its audio (16-bit little-endian samples from `start_frame` to `end_frame`),
-    /// so `aloud verify` can tell a damaged WAV.
+    /// BLAKE3 of its audio (16-bit little-endian samples from `start_frame` to `end_frame`,
+    /// see [`crate::audio::digest`]), so `aloud verify` can tell a damaged WAV.
     #[serde(default)]
-    pub audio_sha256: String,
+    pub audio_blake3: String,
 }
 
 /// One paragraph.

@@ -21,6 +21,7 @@
 //! - Ctrl-C kills running engines and encoders; unfinished articles leave no files.
 
 use crate::audio::check::{Expectation, UnitCheck, check};
+use crate::audio::digest::AudioDigest;
 use crate::audio::loudness;
 use crate::audio::resample::resample;
 use crate::audio::riff::{CueRegion, WavError, WavWriter};
@@ -827,9 +828,9 @@ struct Sink {
     unit_spans: Vec<(u64, u64)>,
     /// Each unit's check, once written.
     unit_checks: Vec<Option<UnitCheck>>,
-    /// SHA-256 of the audio of each finished chapter, and of the one being written.
+    /// The hash of the audio of each finished chapter, and of the one being written.
     chapter_hashes: Vec<String>,
-    chapter_hasher: Sha256,
+    chapter_hasher: AudioDigest,
     /// Each unit's word and sentence spans on the article's timeline.
     timings: Vec<UnitSpans>,
 }
@@ -873,7 +874,7 @@ impl Sink {
             unit_spans: vec![(0, 0); n],
             unit_checks: vec![None; n],
             chapter_hashes: Vec::new(),
-            chapter_hasher: Sha256::new(),
+            chapter_hasher: AudioDigest::new(),
             timings: vec![UnitSpans::default(); n],
         })
     }
@@ -957,17 +958,15 @@ impl Sink {
             let gap = ms_to_frames(gap, audio.sample_rate);
             wav.write_silence(gap)?;
             // The gap belongs to the chapter before: chapters end where the next starts.
-            hash_silence(&mut self.chapter_hasher, gap);
+            self.chapter_hasher.silence(gap);
             if starts_chapter {
-                let done = std::mem::replace(&mut self.chapter_hasher, Sha256::new());
-                self.chapter_hashes.push(hex(&done.finalize()));
+                let done = std::mem::take(&mut self.chapter_hasher);
+                self.chapter_hashes.push(done.finish());
             }
         }
         let start = wav.frames();
-        wav.write_samples(&audio.samples)?;
-        for s in &audio.samples {
-            self.chapter_hasher.update(s.to_le_bytes());
-        }
+        let hasher = &mut self.chapter_hasher;
+        wav.write_samples_and(&audio.samples, |bytes| hasher.bytes(bytes))?;
         self.unit_spans[index] = (start, wav.frames());
         self.timings[index] = timing::unit_spans(audio).shifted(start);
         Ok(())
@@ -982,7 +981,7 @@ impl Sink {
             Err(e) => return Some(Err(e)),
         };
         let mut chapter_hashes = self.chapter_hashes;
-        chapter_hashes.push(hex(&self.chapter_hasher.finalize()));
+        chapter_hashes.push(self.chapter_hasher.finish());
         let written = Written {
             unit_spans: self.unit_spans,
             unit_checks: self.unit_checks,
@@ -1545,7 +1544,7 @@ fn build_manifest(
                 level: c.level,
                 parent: parents[i],
                 paragraphs: [c.first_paragraph, next - 1],
-                audio_sha256: written.chapter_hashes.get(i).cloned().unwrap_or_default(),
+                audio_blake3: written.chapter_hashes.get(i).cloned().unwrap_or_default(),
             }
         })
         .collect();
@@ -1642,7 +1641,7 @@ fn build_manifest(
     }
 }
 
-/// SHA-256 of each chapter's samples, read back from a WAV file.
+/// The hash of each chapter's samples, read back from a WAV file.
 fn hash_chapters(
     file: &std::fs::File,
     data_offset: u64,
@@ -1653,28 +1652,17 @@ fn hash_chapters(
     spans
         .iter()
         .map(|s| {
-            let mut hash = Sha256::new();
+            let mut hash = AudioDigest::new();
             let (mut at, end) = (data_offset + s.start * 2, data_offset + s.end * 2);
             while at < end {
                 let n = ((end - at) as usize).min(buf.len());
                 file.read_exact_at(&mut buf[..n], at)?;
-                hash.update(&buf[..n]);
+                hash.bytes(&buf[..n]);
                 at += n as u64;
             }
-            Ok(hex(&hash.finalize()))
+            Ok(hash.finish())
         })
         .collect()
-}
-
-/// Feeds `frames` frames of 16-bit silence to a hash.
-fn hash_silence(hasher: &mut Sha256, frames: u64) {
-    const ZEROS: [u8; 4096] = [0; 4096];
-    let mut left = frames * 2;
-    while left > 0 {
-        let n = left.min(ZEROS.len() as u64) as usize;
-        hasher.update(&ZEROS[..n]);
-        left -= n as u64;
-    }
 }
 
 /// A paragraph's sentences and words, as fine as `precision` allows, mapped to its text as

@@ -13,13 +13,13 @@
 //! Every mismatch is reported precisely (file, chapter or paragraph, expected and found); the
 //! exit status is 1 when anything is wrong.
 
+use crate::audio::digest::AudioDigest;
 use crate::audio::frames_to_ms;
 use crate::audio::inspect::{WavLayout, inspect};
 use crate::chapters::vtt_timestamp;
 use crate::exit_codes::ExitCode;
 use crate::manifest::{self, Manifest};
 use crate::report;
-use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -265,18 +265,17 @@ fn check_wav(m: &Manifest, path: &Path, problems: &mut Vec<String>) {
     let mut buf = vec![0u8; 1 << 16];
     for (k, c) in m.chapters.iter().enumerate() {
         let mut left = (c.end_frame.saturating_sub(c.start_frame)) * 2;
-        let mut hash = Sha256::new();
+        let mut hash = AudioDigest::new();
         while left > 0 {
             let n = left.min(buf.len() as u64) as usize;
             if reader.read_exact(&mut buf[..n]).is_err() {
                 return problems.push(format!("{name}: the audio ends inside chapter {}", k + 1));
             }
-            hash.update(&buf[..n]);
+            hash.bytes(&buf[..n]);
             left -= n as u64;
         }
-        let got: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        if !c.audio_sha256.is_empty() && got != c.audio_sha256 {
-            problems.push(format!("{name}: the audio of chapter {} has changed (its SHA-256 differs from the manifest's)", k + 1));
+        if !c.audio_blake3.is_empty() && hash.finish() != c.audio_blake3 {
+            problems.push(format!("{name}: the audio of chapter {} has changed (its hash differs from the manifest's)", k + 1));
         }
     }
 }

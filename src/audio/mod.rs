@@ -5,12 +5,15 @@
 //! - [`riff`]: the streaming writer for the article's WAV, with `LIST/INFO`, `cue ` and
 //!   `LIST/adtl` chunks (hound cannot write those).
 //! - [`inspect`]: a strict, independent parser of our own output, used by tests and `verify`.
+//! - [`check`]: the checks every synthesized unit must pass; [`digest`]: the hash of a
+//!   chapter's audio.
 //! - [`loudness`]: EBU R128 loudness and true-peak measurement, and normalisation with a
 //!   true-peak limiter.
 //!
 //! Time is a `u64` count of sample frames everywhere; it becomes seconds only in text formats.
 
 pub mod check;
+pub mod digest;
 pub mod inspect;
 pub mod loudness;
 pub mod read;

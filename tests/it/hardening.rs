@@ -41,6 +41,18 @@ fn verify_passes_good_outputs_and_catches_each_kind_of_damage() {
     let data_offset = aloud::audio::inspect::inspect(std::io::Cursor::new(&wav))
         .unwrap()
         .data_offset;
+    // Each chapter's hash is BLAKE3 of its bytes in the WAV's data chunk, as `b3sum` gives it.
+    for c in m["chapters"].as_array().unwrap() {
+        let (start, end) = (
+            c["start_frame"].as_u64().unwrap(),
+            c["end_frame"].as_u64().unwrap(),
+        );
+        let bytes = &wav[(data_offset + start * 2) as usize..(data_offset + end * 2) as usize];
+        assert_eq!(
+            c["audio_blake3"].as_str().unwrap(),
+            blake3::hash(bytes).to_hex().as_str()
+        );
+    }
     let damages: Vec<(&str, Damage, &str)> = vec![
         (
             "a flipped sample",
