@@ -7,7 +7,7 @@
 # README's performance section (between the bench:begin and bench:end markers) with it.
 #
 # Usage: bench/all.sh [--update-readme] [--jobs "1 2 4 8 16"]
-# Needs espeak-ng, sox and GNU time (apt-get install espeak-ng sox time); takes about ten
+# Needs espeak-ng, libespeak-ng1, sox and GNU time (apt-get install espeak-ng sox time); takes about ten
 # minutes on 2 cores.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

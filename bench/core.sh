@@ -12,7 +12,7 @@
 # ratios to (a) as a Markdown table. Memory is given twice: GNU time's peak RSS, which is
 # that of the largest single process, and the peak of the whole process tree's proportional
 # set size (PSS: shared pages split between the processes sharing them, so the sum is the
-# tree's real footprint), sampled every 0.1 s. Needs espeak-ng, libespeak-ng1, sox and GNU
+# tree's real footprint), sampled every 0.1 s in one extra, untimed run. Needs espeak-ng, libespeak-ng1, sox and GNU
 # time (apt-get install espeak-ng sox time).
 #
 # Usage: bench/core.sh [PARAGRAPHS] [RUNS]      (defaults: 2000 paragraphs, 3 runs)
@@ -50,22 +50,29 @@ tree_pss() {
     awk '{ s += $1 } END { print s + 0 }'
 }
 
-# measure NAME COMMAND...: runs it RUNS times, records "wall cpu rss_kib tree_pss_kib" per run.
+# measure NAME COMMAND...: runs it RUNS times under GNU time, recording "wall cpu rss_kib" per
+# run, then once more to sample the process tree's PSS. The sampler (ps and a read of every
+# process's smaps every 0.1 s) costs CPU of its own, which on a small machine would slow the
+# command it watches, so the timed runs are not sampled.
 measure() {
   local name=$1; shift
   : > "$WORK/$name.times"
   for _ in $(seq "$RUNS"); do
     rm -rf "$WORK/out" "$WORK"/paras/*.wav "$WORK"/*.wav
-    /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/$name.err" &
-    local pid=$! peak=0 now
-    while kill -0 "$pid" 2>/dev/null; do
-      now=$(tree_pss "$pid" || echo 0)
-      if [ "$now" -gt "$peak" ]; then peak=$now; fi
-      sleep 0.1
-    done
-    wait "$pid" || { echo "bench: $name failed:" >&2; cat "$WORK/$name.err" >&2; exit 1; }
-    awk -v pss="$peak" '{ printf "%.2f %.2f %d %d\n", $1, $2 + $3, $4, pss }' "$WORK/t" >> "$WORK/$name.times"
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/$name.err" ||
+      { echo "bench: $name failed:" >&2; cat "$WORK/$name.err" >&2; exit 1; }
+    awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' "$WORK/t" >> "$WORK/$name.times"
   done
+  rm -rf "$WORK/out" "$WORK"/paras/*.wav "$WORK"/*.wav
+  "$@" >/dev/null 2>"$WORK/$name.err" &
+  local pid=$! peak=0 now
+  while kill -0 "$pid" 2>/dev/null; do
+    now=$(tree_pss "$pid" || echo 0)
+    if [ "$now" -gt "$peak" ]; then peak=$now; fi
+    sleep 0.1
+  done
+  wait "$pid" || { echo "bench: $name failed:" >&2; cat "$WORK/$name.err" >&2; exit 1; }
+  echo "$peak" > "$WORK/$name.pss"
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
@@ -88,7 +95,7 @@ wa=$(col a 1)
 ca=$(col a 2)
 row() {
   local w c r p
-  w=$(col "$1" 1); c=$(col "$1" 2); r=$(col "$1" 3); p=$(col "$1" 4)
+  w=$(col "$1" 1); c=$(col "$1" 2); r=$(col "$1" 3); p=$(cat "$WORK/$1.pss")
   printf "| (%s) | %s | %.2f | %.2f | %.1f | %.1f | %.3f | %.3f |\n" "$3" "$2" "$w" "$c" "$(echo "$r / 1024" | bc -l)" \
     "$(echo "$p / 1024" | bc -l)" "$(echo "$w / $wa" | bc -l)" "$(echo "$c / $ca" | bc -l)"
 }
