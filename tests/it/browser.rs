@@ -692,6 +692,12 @@ fn seeking_to_a_words_start_highlights_that_word() {
         assert_eq!(b.eval("window.__plays").as_u64().unwrap(), plays + 1);
     }
     assert_eq!(checked, 9);
+    // The screenshot shows the highlighted word (playback is stubbed, so the page's own
+    // follow-scrolling has not moved it into view).
+    b.exec(
+        "document.querySelector('.transcript span.w.spoken').scrollIntoView({block: 'center'});",
+        json!([]),
+    );
     b.screenshot(&screenshots().join("player-word-highlight.png"));
 }
 
