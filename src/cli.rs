@@ -285,8 +285,9 @@ struct PublishArgs {
     loudness: Option<f64>,
 
     /// Measure each article's loudness (EBU R128) and true peak and record them in the
-    /// manifest, without changing the audio. It costs about a second of CPU per hour of audio,
-    /// so it is off unless asked for (--loudness measures too).
+    /// manifest, without changing the audio. Done anyway with --loudness or when --formats
+    /// asks for MP3, Opus or M4B; a plain WAV conversion skips it unless asked (it costs about
+    /// a second of CPU per hour of audio).
     #[arg(long)]
     measure_loudness: bool,
 

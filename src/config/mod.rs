@@ -805,11 +805,16 @@ fn resolve_publishing(req: &ConvertRequest) -> Result<Publishing, ConfigError> {
             });
         }
     };
+    // Measuring costs about a second of CPU per hour of audio: nothing beside ffmpeg's encodes,
+    // but a quarter or more of a plain WAV conversion, which measures only when asked.
+    let measure_loudness = req.measure_loudness
+        || loudness.is_some()
+        || formats.iter().any(|f| *f != AudioFormat::Wav);
     Ok(Publishing {
         formats,
         chapters,
         bitrates,
-        measure_loudness: req.measure_loudness || loudness.is_some(),
+        measure_loudness,
         loudness,
     })
 }

@@ -417,7 +417,7 @@ fn espeak_speech_is_normalised_under_the_true_peak_ceiling_as_ffmpeg_measures_it
 }
 
 #[test]
-fn measured_loudness_agrees_with_ffmpeg_and_is_not_measured_unasked() {
+fn measured_loudness_agrees_with_ffmpeg_and_plain_wav_runs_skip_it_unasked() {
     if !require("espeak-ng") || !require("ffmpeg") {
         return;
     }
@@ -444,6 +444,20 @@ fn measured_loudness_agrees_with_ffmpeg_and_is_not_measured_unasked() {
         (l["true_peak_dbtp"].as_f64().unwrap() - tp).abs() <= 0.3,
         "{l} vs {tp}"
     );
+    // Publishing compressed files measures without being asked, and the same way.
+    env.aloud()
+        .args([
+            "convert",
+            "a.txt",
+            "-q",
+            "--formats",
+            "wav,mp3",
+            "-o",
+            "pub",
+        ])
+        .assert()
+        .success();
+    assert_eq!(env.manifest("pub/a.json")["loudness"], m["loudness"]);
 }
 
 /// A PATH with the stand-in ffmpeg first, and `REAL_FFMPEG` for it to call.
