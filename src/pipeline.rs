@@ -1380,7 +1380,7 @@ impl Finisher<'_> {
         let Some(ffmpeg) = &self.settings.ffmpeg else {
             return Err(ArticleError::Encode(EncodeError::NotFound));
         };
-        let rate = self.engine.sample_rate;
+        let rate = self.settings.sample_rate;
         let tags = chapters::tags(about);
         // ffmpeg's input metadata lives in the system's temporary folder, not the output's.
         let metadata = |text: String| -> Result<NamedTempFile, ArticleError> {

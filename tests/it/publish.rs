@@ -181,6 +181,37 @@ fn every_format_carries_the_chapters_and_the_tags() {
     }
 }
 
+/// With `--sample-rate` the article is resampled from the engine's rate: the encoded files'
+/// chapters are still where the WAV's are.
+#[test]
+fn encoded_chapters_follow_the_article_rate_not_the_engines() {
+    if !require("ffmpeg") || !require("ffprobe") {
+        return;
+    }
+    let env = TestEnv::new();
+    env.write("in/us-iraq-dialogue.txt", SAMPLE);
+    env.mock_convert(&[
+        "in",
+        "-o",
+        "out",
+        "--formats",
+        ALL_FORMATS,
+        "--sample-rate",
+        "16000",
+    ])
+    .assert()
+    .success();
+    let m = env.manifest("out/us-iraq-dialogue.json");
+    assert_eq!(m["sample_rate"], 16000);
+    assert_ne!(m["engine"]["sample_rate"], 16000);
+    for format in ["wav", "mp3", "opus", "m4b"] {
+        check_chapters(
+            &env.path().join(format!("out/us-iraq-dialogue.{format}")),
+            &m,
+        );
+    }
+}
+
 #[test]
 fn the_chapter_sidecars_read_back_in_other_programs() {
     if !require("ffprobe") || !require("cueprint") || !require("cuebreakpoints") {
