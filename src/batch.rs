@@ -155,10 +155,7 @@ fn fingerprint(engine: &EngineInfo, ffmpeg: Option<&Ffmpeg>, config: &ConvertCon
     if let Some(ffmpeg) = ffmpeg {
         text.push_str(&format!("encoder={}\n", ffmpeg.version));
     }
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// The end-of-run summary (`--json` prints it).

@@ -13,6 +13,7 @@
 //! edit) is treated as missing, deleted and synthesized again.
 
 use crate::audio::{Audio, Mark, MarkKind};
+use crate::hex;
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -225,10 +226,6 @@ fn decode(bytes: &[u8]) -> Option<Audio> {
         samples,
         marks,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

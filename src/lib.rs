@@ -75,3 +75,8 @@ where
         ExitCode::Failure
     })
 }
+
+/// Bytes (a digest) as lowercase hex, as the manifest and the cache write hashes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -21,7 +21,7 @@
 //! - Ctrl-C kills running engines and encoders; unfinished articles leave no files.
 
 use crate::audio::check::{Expectation, UnitCheck, check};
-use crate::audio::digest::AudioDigest;
+use crate::audio::digest::{AudioDigest, hash_stretches};
 use crate::audio::loudness;
 use crate::audio::resample::resample;
 use crate::audio::riff::{CueRegion, WavError, WavWriter};
@@ -32,6 +32,7 @@ use crate::captions;
 use crate::chapters::{self, ChapterSpan};
 use crate::config::{AudioFormat, ChapterFormat, Publishing};
 use crate::encode::{EncodeError, Ffmpeg};
+use crate::hex;
 use crate::html::{self, AudioFile};
 use crate::manifest::{
     self, ChapterRecord, EngineRecord, Files, LoudnessRecord, Manifest, NormalizationRecord,
@@ -457,23 +458,30 @@ fn up_to_date(job: &ArticleJob, input_sha256: &str, fingerprint: &str) -> Option
         && m.format_version == manifest::FORMAT_VERSION
         && m.input_sha256 == input_sha256
         && m.settings_sha256 == fingerprint;
+    if !current {
+        return None;
+    }
     let dir = job.out_base.parent().unwrap_or(Path::new("."));
     let files_there = m.files.all().iter().all(|f| dir.join(f).is_file());
-    let audio = m
-        .files
-        .audio()
-        .first()
-        .map_or_else(|| job.output(".wav"), |(f, _)| job.output(f.suffix()));
-    (current && files_there).then(|| Converted {
+    files_there.then(|| converted(job, &m))
+}
+
+/// What the run reports for an article whose manifest is `m`.
+fn converted(job: &ArticleJob, m: &Manifest) -> Converted {
+    Converted {
         name: job.name.clone(),
-        audio,
+        audio: m
+            .files
+            .audio()
+            .first()
+            .map_or_else(|| job.output(".wav"), |(f, _)| job.output(f.suffix())),
         title: m.title.clone(),
         chapters: m.chapters.len(),
         paragraphs: m.paragraphs.len(),
         frames: m.total_frames,
         sample_rate: m.sample_rate,
         loudness_lufs: m.loudness.as_ref().and_then(|l| l.integrated_lufs),
-    })
+    }
 }
 
 /// What a worker needs to turn a unit into audio: the engine, the cache and the retry policy.
@@ -697,14 +705,10 @@ impl Writer<'_> {
                 Msg::Finished { article, result } => {
                     self.finishing -= 1;
                     if let Some(result) = result {
-                        let outcome = match result {
-                            Ok(c) => Outcome::Converted(c),
-                            Err(error) => Outcome::Failed {
-                                name: self.jobs[article].name.clone(),
-                                error,
-                            },
-                        };
-                        self.finish(article, outcome, on_event);
+                        match result {
+                            Ok(c) => self.finish(article, Outcome::Converted(c), on_event),
+                            Err(error) => self.fail(article, error, on_event),
+                        }
                     }
                 }
                 Msg::Begin {
@@ -715,8 +719,7 @@ impl Writer<'_> {
                     let job = &self.jobs[article];
                     let opened = prepared.and_then(|begun| match begun {
                         Begun::Work(p) => {
-                            Sink::open(job, p, Arc::clone(&abandoned), self.settings.sample_rate)
-                                .map(Some)
+                            Sink::open(job, p, Arc::clone(&abandoned), self.settings).map(Some)
                         }
                         Begun::Unchanged(done) => {
                             on_event(Event::Started {
@@ -739,8 +742,7 @@ impl Writer<'_> {
                         Err(error) => {
                             // Units already handed out come back as skipped and free their slots.
                             abandoned.store(true, Ordering::Relaxed);
-                            let name = job.name.clone();
-                            self.finish(article, Outcome::Failed { name, error }, on_event);
+                            self.fail(article, error, on_event);
                         }
                     }
                 }
@@ -774,14 +776,10 @@ impl Writer<'_> {
                                     self.finishing -= 1;
                                     let error = ArticleError::Internal("no finisher".into());
                                     drop(f);
-                                    let name = self.jobs[article].name.clone();
-                                    self.finish(article, Outcome::Failed { name, error }, on_event);
+                                    self.fail(article, error, on_event);
                                 }
                             }
-                            Some(Err(error)) => {
-                                let name = self.jobs[article].name.clone();
-                                self.finish(article, Outcome::Failed { name, error }, on_event);
-                            }
+                            Some(Err(error)) => self.fail(article, error, on_event),
                         }
                     }
                 }
@@ -800,6 +798,11 @@ impl Writer<'_> {
     fn finish(&mut self, article: usize, outcome: Outcome, on_event: &mut dyn FnMut(Event<'_>)) {
         on_event(Event::Finished(&outcome));
         self.outcomes.insert(article, outcome);
+    }
+
+    fn fail(&mut self, article: usize, error: ArticleError, on_event: &mut dyn FnMut(Event<'_>)) {
+        let name = self.jobs[article].name.clone();
+        self.finish(article, Outcome::Failed { name, error }, on_event);
     }
 }
 
@@ -828,9 +831,10 @@ struct Sink {
     unit_spans: Vec<(u64, u64)>,
     /// Each unit's check, once written.
     unit_checks: Vec<Option<UnitCheck>>,
-    /// The hash of the audio of each finished chapter, and of the one being written.
+    /// The hash of the audio of each finished chapter, and of the one being written; `None`
+    /// when `--loudness` will rewrite the samples, so they are hashed after that instead.
     chapter_hashes: Vec<String>,
-    chapter_hasher: AudioDigest,
+    chapter_hasher: Option<AudioDigest>,
     /// Each unit's word and sentence spans on the article's timeline.
     timings: Vec<UnitSpans>,
 }
@@ -840,19 +844,18 @@ impl Sink {
         job: &ArticleJob,
         prepared: Arc<Prepared>,
         abandoned: Arc<AtomicBool>,
-        sample_rate: u32,
+        settings: &PipelineSettings,
     ) -> Result<Sink, ArticleError> {
         let wav_path = job.output(".wav");
         let tmp = temp_beside(&wav_path)?;
-        let software = format!("aloud {}", env!("CARGO_PKG_VERSION"));
         let info = [
             (*b"INAM", prepared.article.title.as_str()),
-            (*b"ISFT", software.as_str()),
+            (*b"ISFT", GENERATOR),
             (*b"ICMT", job.name.as_str()),
         ];
         let mut wav = WavWriter::new(
             BufWriter::with_capacity(256 * 1024, OutputFile(tmp)),
-            sample_rate,
+            settings.sample_rate,
             &info,
         )?;
         // Test aid: RF64 from a small size, so tests need not write 4 GiB.
@@ -874,7 +877,11 @@ impl Sink {
             unit_spans: vec![(0, 0); n],
             unit_checks: vec![None; n],
             chapter_hashes: Vec::new(),
-            chapter_hasher: AudioDigest::new(),
+            chapter_hasher: settings
+                .publishing
+                .loudness
+                .is_none()
+                .then(AudioDigest::new),
             timings: vec![UnitSpans::default(); n],
         })
     }
@@ -956,17 +963,18 @@ impl Sink {
                 settings.gap_ms
             };
             let gap = ms_to_frames(gap, audio.sample_rate);
-            wav.write_silence(gap)?;
             // The gap belongs to the chapter before: chapters end where the next starts.
-            self.chapter_hasher.silence(gap);
-            if starts_chapter {
-                let done = std::mem::take(&mut self.chapter_hasher);
-                self.chapter_hashes.push(done.finish());
+            let hasher = &mut self.chapter_hasher;
+            wav.write_silence_and(gap, |bytes| hasher.iter_mut().for_each(|h| h.bytes(bytes)))?;
+            if starts_chapter && let Some(hasher) = &mut self.chapter_hasher {
+                self.chapter_hashes.push(std::mem::take(hasher).finish());
             }
         }
         let start = wav.frames();
         let hasher = &mut self.chapter_hasher;
-        wav.write_samples_and(&audio.samples, |bytes| hasher.bytes(bytes))?;
+        wav.write_samples_and(&audio.samples, |bytes| {
+            hasher.iter_mut().for_each(|h| h.bytes(bytes))
+        })?;
         self.unit_spans[index] = (start, wav.frames());
         self.timings[index] = timing::unit_spans(audio).shifted(start);
         Ok(())
@@ -981,7 +989,7 @@ impl Sink {
             Err(e) => return Some(Err(e)),
         };
         let mut chapter_hashes = self.chapter_hashes;
-        chapter_hashes.push(self.chapter_hasher.finish());
+        chapter_hashes.extend(self.chapter_hasher.map(|h| h.finish()));
         let written = Written {
             unit_spans: self.unit_spans,
             unit_checks: self.unit_checks,
@@ -1142,7 +1150,6 @@ impl Finisher<'_> {
         // Loudness, when asked for: measured over the whole article, then normalised in place.
         // Measuring costs about a second of CPU per hour of audio, so it is not done unasked.
         let mut record = None;
-        let mut integrated = None;
         if publishing.loudness.is_some() || publishing.measure_loudness {
             let file = f.wav.as_file();
             let measured =
@@ -1153,7 +1160,6 @@ impl Finisher<'_> {
                 true_peak_dbtp: measured.true_peak_dbtp.map(manifest::round_db),
                 normalization: None,
             };
-            integrated = measured.integrated_lufs;
             if let Some(target) = &publishing.loudness
                 && let Some(n) = loudness::normalize(
                     file,
@@ -1178,8 +1184,10 @@ impl Finisher<'_> {
                         limited_frames: n.limited_frames,
                     }),
                 };
-                integrated = n.after.integrated_lufs;
-                // The samples changed: hash the chapters again, from the file as it now is.
+            }
+            if publishing.loudness.is_some() {
+                // Normalising may rewrite any sample, so the writer left the chapters unhashed:
+                // hash them from the file as it now is.
                 f.written.chapter_hashes =
                     hash_chapters(file, f.data_offset, &f.spans).map_err(ArticleError::Loudness)?;
             }
@@ -1342,20 +1350,7 @@ impl Finisher<'_> {
             }
             placed.push(path);
         }
-        let main_audio = publishing
-            .formats
-            .first()
-            .map_or_else(|| job.output(".wav"), |f| job.output(f.suffix()));
-        Ok(Converted {
-            name: job.name.clone(),
-            audio: main_audio,
-            title: article.title.clone(),
-            chapters: article.chapters.len(),
-            paragraphs: article.paragraphs.len(),
-            frames: f.total,
-            sample_rate: rate,
-            loudness_lufs: integrated.map(manifest::round_db),
-        })
+        Ok(converted(job, &manifest))
     }
 
     /// Encodes every compressed format of the article, each into a hidden temporary file
@@ -1647,22 +1642,14 @@ fn hash_chapters(
     data_offset: u64,
     spans: &[ChapterSpan],
 ) -> std::io::Result<Vec<String>> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; 1 << 16];
-    spans
-        .iter()
-        .map(|s| {
-            let mut hash = AudioDigest::new();
-            let (mut at, end) = (data_offset + s.start * 2, data_offset + s.end * 2);
-            while at < end {
-                let n = ((end - at) as usize).min(buf.len());
-                file.read_exact_at(&mut buf[..n], at)?;
-                hash.bytes(&buf[..n]);
-                at += n as u64;
-            }
-            Ok(hash.finish())
-        })
-        .collect()
+    use std::io::{Seek, SeekFrom};
+    // Chapters are consecutive from the first frame.
+    debug_assert!(spans.first().is_none_or(|s| s.start == 0));
+    debug_assert!(spans.windows(2).all(|w| w[0].end == w[1].start));
+    let mut file = file;
+    file.seek(SeekFrom::Start(data_offset))?;
+    let read = std::io::BufReader::with_capacity(1 << 20, file);
+    hash_stretches(read, spans.iter().map(|s| s.end - s.start)).map_err(|(_, e)| e)
 }
 
 /// A paragraph's sentences and words, as fine as `precision` allows, mapped to its text as
@@ -1743,10 +1730,6 @@ fn paragraph_timings(
         Precision::Sentence => (sentences, Vec::new()),
         Precision::Paragraph => (Vec::new(), Vec::new()),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A hidden temporary file in `final_path`'s folder (so the rename is atomic), created with

@@ -8,12 +8,11 @@
 //! mock pipeline together; BLAKE3 hashes 5.7 GB/s. The result is the same as `b3sum` of the
 //! chapter's bytes.
 
-/// A running hash over samples, silence and raw sample bytes.
+use std::io::{self, Read};
+
+/// A running hash over the bytes of 16-bit little-endian samples.
 #[derive(Debug, Clone, Default)]
 pub struct AudioDigest(blake3::Hasher);
-
-/// Samples converted to bytes per call to the hasher: large enough for BLAKE3's SIMD paths.
-const CHUNK_FRAMES: usize = 8192;
 
 impl AudioDigest {
     /// An empty hash.
@@ -21,29 +20,7 @@ impl AudioDigest {
         AudioDigest::default()
     }
 
-    /// Adds samples, as the WAV stores them (little-endian).
-    pub fn samples(&mut self, samples: &[i16]) {
-        let mut buf = [0u8; CHUNK_FRAMES * 2];
-        for chunk in samples.chunks(CHUNK_FRAMES) {
-            for (b, s) in buf.chunks_exact_mut(2).zip(chunk) {
-                b.copy_from_slice(&s.to_le_bytes());
-            }
-            self.0.update(&buf[..chunk.len() * 2]);
-        }
-    }
-
-    /// Adds `frames` frames of digital silence.
-    pub fn silence(&mut self, frames: u64) {
-        const ZEROS: [u8; CHUNK_FRAMES * 2] = [0; CHUNK_FRAMES * 2];
-        let mut left = frames * 2;
-        while left > 0 {
-            let n = left.min(ZEROS.len() as u64) as usize;
-            self.0.update(&ZEROS[..n]);
-            left -= n as u64;
-        }
-    }
-
-    /// Adds sample bytes read back from a WAV file (little-endian already).
+    /// Adds sample bytes, as the WAV stores them (little-endian).
     pub fn bytes(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
     }
@@ -54,26 +31,49 @@ impl AudioDigest {
     }
 }
 
+/// The hashes of consecutive stretches of audio, `frames` long each, read from `read`
+/// positioned at the first sample of the first. On a read error, `Err` holds the hashes of the
+/// stretches before the one it happened in (so its index is their count) and the error.
+pub fn hash_stretches(
+    mut read: impl Read,
+    frames: impl IntoIterator<Item = u64>,
+) -> Result<Vec<String>, (Vec<String>, io::Error)> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut hashes = Vec::new();
+    for stretch in frames {
+        let mut hash = AudioDigest::new();
+        let mut left = stretch * 2;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            if let Err(e) = read.read_exact(&mut buf[..n]) {
+                return Err((hashes, e));
+            }
+            hash.bytes(&buf[..n]);
+            left -= n as u64;
+        }
+        hashes.push(hash.finish());
+    }
+    Ok(hashes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn samples_silence_and_bytes_hash_alike() {
-        let samples: Vec<i16> = (0..20_000)
-            .map(|i| (i * 37 % 65_536 - 32_768) as i16)
-            .collect();
-        let mut bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-        bytes.extend(std::iter::repeat_n(0u8, 2 * 10_001));
+    fn stretches_hash_like_b3sum_of_their_bytes_and_a_short_read_says_where() {
+        let bytes: Vec<u8> = (0..60_000u32).map(|i| (i * 37 % 251) as u8).collect();
+        let hashes = hash_stretches(&bytes[..], [10_000, 0, 20_000]).unwrap();
+        assert_eq!(hashes[0], blake3::hash(&bytes[..20_000]).to_hex().as_str());
+        assert_eq!(hashes[1], blake3::hash(b"").to_hex().as_str());
+        assert_eq!(hashes[2], blake3::hash(&bytes[20_000..]).to_hex().as_str());
+        let mut one = AudioDigest::new();
+        one.bytes(&bytes[..7]);
+        one.bytes(&bytes[7..20_000]);
+        assert_eq!(one.finish(), hashes[0]);
 
-        let mut a = AudioDigest::new();
-        a.samples(&samples[..12_345]);
-        a.samples(&samples[12_345..]);
-        a.silence(10_001);
-        let mut b = AudioDigest::new();
-        b.bytes(&bytes);
-        assert_eq!(a.finish(), b.finish());
-        assert_eq!(a.finish(), blake3::hash(&bytes).to_hex().to_string());
-        assert_ne!(a.finish(), AudioDigest::new().finish());
+        let (before, e) = hash_stretches(&bytes[..], [10_000, 30_000]).unwrap_err();
+        assert_eq!(before, [hashes[0].clone()]);
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

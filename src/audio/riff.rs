@@ -181,11 +181,21 @@ impl<W: Write + Seek> WavWriter<W> {
 
     /// Appends `frames` frames of digital silence.
     pub fn write_silence(&mut self, frames: u64) -> Result<(), WavError> {
+        self.write_silence_and(frames, |_| {})
+    }
+
+    /// Appends `frames` frames of digital silence and shows `also` the bytes written, in order.
+    pub fn write_silence_and(
+        &mut self,
+        frames: u64,
+        mut also: impl FnMut(&[u8]),
+    ) -> Result<(), WavError> {
         self.reserve(frames)?;
         const ZEROS: [u8; 8192] = [0; 8192];
         let mut left = frames * u64::from(BLOCK_ALIGN);
         while left > 0 {
             let n = left.min(ZEROS.len() as u64) as usize;
+            also(&ZEROS[..n]);
             self.out.write_all(&ZEROS[..n])?;
             left -= n as u64;
         }
