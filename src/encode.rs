@@ -17,7 +17,7 @@
 //! ffmpeg 5.1 writes chapter times in Ogg a second late whenever their fraction is ≥ 0.5 s.
 
 use crate::config::{AudioFormat, Bitrates};
-use crate::process::{self, Invocation, RunError};
+use crate::process::{self, Invocation, RunError, stderr_suffix};
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::time::Duration;
@@ -83,14 +83,6 @@ pub enum EncodeError {
     /// The run was interrupted (Ctrl-C or SIGTERM); ffmpeg was killed.
     #[error("interrupted")]
     Cancelled,
-}
-
-fn stderr_suffix(stderr: &str) -> String {
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!(": {stderr}")
-    }
 }
 
 /// The encoder a compressed format needs.

@@ -142,15 +142,8 @@ pub fn run(inv: &Invocation<'_>) -> Result<Finished, RunError> {
     let _ = done_tx.send(());
     let timed_out = watchdog.join().unwrap_or(false);
     // Whatever the engine left running in its group goes too.
-    kill_group(pgid);
-    RUNNING
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&pgid);
-    let stderr = stderr_reader
-        .and_then(|h| h.join().ok())
-        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
-        .unwrap_or_default();
+    release_group(pgid);
+    let stderr = join_text(stderr_reader);
     let stdout = stdout_reader
         .and_then(|h| h.join().ok())
         .unwrap_or_default();
@@ -173,8 +166,8 @@ pub fn run(inv: &Invocation<'_>) -> Result<Finished, RunError> {
 }
 
 /// Starts `program args...` as the leader of a new process group, with stderr piped, and
-/// registers the group for [`cancel_all`]. The caller must remove it from [`RUNNING`] once the
-/// group is dead.
+/// registers the group for [`cancel_all`]. The caller must end the group with
+/// [`release_group`].
 fn spawn_in_group(
     program: &OsStr,
     args: &[OsString],
@@ -243,17 +236,9 @@ impl Service {
     }
 
     fn shutdown(&mut self) -> String {
-        kill_group(self.pgid);
+        release_group(self.pgid);
         let _ = self.child.wait();
-        RUNNING
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.pgid);
-        self.stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
-            .unwrap_or_default()
+        join_text(self.stderr.take())
     }
 }
 
@@ -338,20 +323,10 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WorkerError {
-    /// The program is not there.
-    #[error("{program} was not found")]
-    NotFound {
-        /// The program as given.
-        program: String,
-    },
-    /// The program exists but could not be started.
-    #[error("{program} could not be started: {source}")]
-    Spawn {
-        /// The program as given.
-        program: String,
-        /// Why.
-        source: io::Error,
-    },
+    /// The worker could not be started (its program is not there, or would not start), or
+    /// the run was cancelled before it started.
+    #[error(transparent)]
+    Start(#[from] RunError),
     /// No answer before the deadline; the worker's whole process group was killed.
     #[error("it did not answer within {after:?} and was killed")]
     TimedOut {
@@ -404,12 +379,7 @@ impl Worker {
     /// Starts `program` with `args` in its own process group, its stdin and stdout as the
     /// request and reply pipes, stderr kept (bounded).
     pub fn start(program: &OsStr, args: &[OsString]) -> Result<Worker, WorkerError> {
-        let (mut child, pgid) = spawn_in_group(program, args, Stdio::piped(), Stdio::piped())
-            .map_err(|e| match e {
-                RunError::NotFound { program } => WorkerError::NotFound { program },
-                RunError::Spawn { program, source } => WorkerError::Spawn { program, source },
-                _ => WorkerError::Cancelled,
-            })?;
+        let (mut child, pgid) = spawn_in_group(program, args, Stdio::piped(), Stdio::piped())?;
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         // Our ends never block: every wait is a poll() with the request's deadline.
@@ -630,12 +600,8 @@ impl Worker {
     /// Kills the worker's group and reaps it. Idempotent.
     fn kill_and_reap(&mut self) {
         self.stdin = None;
-        kill_group(self.pgid);
+        release_group(self.pgid);
         let _ = self.child.wait();
-        RUNNING
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.pgid);
     }
 }
 
@@ -674,6 +640,35 @@ fn drain_into(mut pipe: impl Read, sink: &Mutex<StderrTail>) {
 fn kill_group(pgid: i32) {
     // ESRCH (the group is already gone) is the normal case after a clean exit.
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+}
+
+/// Kills a group started by [`spawn_in_group`] and takes it off [`cancel_all`]'s list. Its
+/// leader, now killed, still needs reaping (`wait`) by the caller if it has not been.
+fn release_group(pgid: i32) {
+    kill_group(pgid);
+    RUNNING
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&pgid);
+}
+
+/// Waits for a thread that drained a pipe and gives what it read as text, lossily decoded and
+/// trimmed (empty when there was no pipe or the thread panicked).
+fn join_text(reader: Option<thread::JoinHandle<Vec<u8>>>) -> String {
+    reader
+        .and_then(|h| h.join().ok())
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// `": STDERR"`, or nothing when `stderr` is empty: how error messages append what a child
+/// printed.
+pub(crate) fn stderr_suffix(stderr: &str) -> String {
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(": {stderr}")
+    }
 }
 
 /// Drains a pipe to its end, keeping the first and last [`KEEP_BYTES`] bytes.

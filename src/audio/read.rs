@@ -25,18 +25,21 @@ pub enum ReadError {
 
 /// Reads a finished WAV file written by an engine.
 pub fn read_wav_file(path: &Path) -> Result<Audio, ReadError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) if !b.is_empty() => b,
-        _ => return Err(ReadError::Missing),
-    };
-    read_wav_bytes(&bytes)
+    match std::fs::read(path) {
+        Ok(bytes) => read_wav_bytes(&bytes),
+        Err(_) => Err(ReadError::Missing),
+    }
 }
 
-/// Reads a WAV held in memory (a finished file, or bytes received from a server).
+/// Reads a WAV held in memory (a finished file, or bytes received from a server). No bytes
+/// at all is [`ReadError::Missing`]: the engine wrote nothing.
 ///
 /// 16-bit PCM, what nearly every engine writes, is decoded directly from the bytes; every
 /// other format goes through hound.
 pub fn read_wav_bytes(bytes: &[u8]) -> Result<Audio, ReadError> {
+    if bytes.is_empty() {
+        return Err(ReadError::Missing);
+    }
     match pcm16(bytes)? {
         Some(audio) => Ok(audio),
         None => read_with_hound(std::io::Cursor::new(bytes)),

@@ -9,7 +9,6 @@
 
 use super::{EngineInfo, ModelSource, Request, SynthError, Synthesizer};
 use crate::audio::Audio;
-use crate::audio::read::read_wav_file;
 use crate::process::{self, Invocation};
 use std::ffi::OsString;
 use std::io::Write;
@@ -181,24 +180,23 @@ pub struct CommandSettings {
 pub struct CommandBackend {
     name: String,
     settings: CommandSettings,
+    /// The template's program, worked out once.
+    program: String,
+    /// Whether the text goes in a file (`{text_file}`) rather than on stdin.
+    text_file: bool,
     model: String,
     scratch: tempfile::TempDir,
 }
 
 impl CommandBackend {
-    /// Creates the backend and its private scratch folder. Runs nothing yet.
+    /// Creates the backend and its private scratch folder, and resolves the voice model when
+    /// the template uses `{model}` (which may run the model's command). Speaks nothing yet.
     pub fn new(settings: CommandSettings) -> Result<Self, SynthError> {
         let program = settings.template.program();
         let name = std::path::Path::new(&program)
             .file_name()
             .map_or(program.clone(), |n| n.to_string_lossy().into_owned());
-        let scratch = tempfile::Builder::new()
-            .prefix("aloud-command-")
-            .tempdir()
-            .map_err(|e| SynthError::Io {
-                engine: name.clone(),
-                message: format!("could not create a temporary folder: {e}"),
-            })?;
+        let scratch = super::scratch(&name, "aloud-command-")?;
         let model = if settings.template.uses("model") {
             settings.model.resolve(&name, settings.timeout)?
         } else {
@@ -206,7 +204,9 @@ impl CommandBackend {
         };
         Ok(CommandBackend {
             name,
+            text_file: settings.template.uses("text_file"),
             settings,
+            program,
             model,
             scratch,
         })
@@ -261,18 +261,10 @@ impl Synthesizer for CommandBackend {
     }
 
     fn synthesize(&self, request: &Request<'_>) -> Result<Audio, SynthError> {
-        let out = tempfile::Builder::new()
-            .prefix("unit-")
-            .suffix(".wav")
-            .tempfile_in(self.scratch.path())
-            .map_err(|e| self.io("could not create a temporary file", e))?;
+        let out = super::unit_file(&self.name, self.scratch.path(), ".wav")?;
         let s = &self.settings;
-        let text_file = if s.template.uses("text_file") {
-            let mut f = tempfile::Builder::new()
-                .prefix("unit-")
-                .suffix(".txt")
-                .tempfile_in(self.scratch.path())
-                .map_err(|e| self.io("could not create a temporary file", e))?;
+        let text_file = if self.text_file {
+            let mut f = super::unit_file(&self.name, self.scratch.path(), ".txt")?;
             f.write_all(request.text.as_bytes())
                 .and_then(|_| f.write_all(b"\n"))
                 .and_then(|_| f.flush())
@@ -297,21 +289,14 @@ impl Synthesizer for CommandBackend {
             }
         };
         let finished = process::run(&Invocation {
-            program: s.template.program().as_ref(),
+            program: self.program.as_ref(),
             args: s.template.args(&value),
             stdin: text_file.is_none().then_some(request.text.as_bytes()),
             timeout: s.timeout,
             capture_stdout: false,
         })
         .map_err(|e| SynthError::from_run(&self.name, &self.hint(), e))?;
-        if !finished.status.success() {
-            return Err(SynthError::failed(&self.name, &finished));
-        }
-        read_wav_file(out.path()).map_err(|problem| SynthError::BadAudio {
-            engine: self.name.clone(),
-            problem,
-            stderr: finished.stderr,
-        })
+        super::finish_wav(&self.name, finished, out.path())
     }
 }
 

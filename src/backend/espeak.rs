@@ -8,7 +8,6 @@
 
 use super::{EngineInfo, Request, SynthError, Synthesizer};
 use crate::audio::Audio;
-use crate::audio::read::read_wav_file;
 use crate::process::{self, Invocation};
 use std::ffi::{OsStr, OsString};
 use std::time::Duration;
@@ -33,6 +32,18 @@ pub struct EspeakSettings {
     pub timeout: Duration,
 }
 
+impl EspeakSettings {
+    /// The settings that shape the sound, for the manifest: voice, rate, pitch and volume.
+    pub(crate) fn manifest_settings(&self) -> Vec<(String, String)> {
+        vec![
+            ("voice".into(), self.voice.clone()),
+            ("rate".into(), self.rate.to_string()),
+            ("pitch".into(), self.pitch.to_string()),
+            ("volume".into(), self.volume.to_string()),
+        ]
+    }
+}
+
 /// Runs the external `espeak-ng` program once per unit.
 pub struct EspeakNg {
     settings: EspeakSettings,
@@ -43,27 +54,24 @@ pub struct EspeakNg {
 impl EspeakNg {
     /// Creates the backend and its private scratch folder. Runs nothing yet.
     pub fn new(settings: EspeakSettings) -> Result<Self, SynthError> {
-        let scratch = tempfile::Builder::new()
-            .prefix("aloud-espeak-")
-            .tempdir()
-            .map_err(|e| SynthError::Io {
-                engine: NAME.into(),
-                message: format!("could not create a temporary folder: {e}"),
-            })?;
+        let scratch = super::scratch(NAME, "aloud-espeak-")?;
         Ok(EspeakNg { settings, scratch })
     }
 
+    /// Runs the program; `capture_stdout` keeps what it prints (only the version query needs
+    /// it: the audio comes through `-w`).
     fn invoke(
         &self,
         args: Vec<OsString>,
         stdin: Option<&[u8]>,
+        capture_stdout: bool,
     ) -> Result<process::Finished, SynthError> {
         process::run(&Invocation {
             program: &self.settings.program,
             args,
             stdin,
             timeout: self.settings.timeout,
-            capture_stdout: true,
+            capture_stdout,
         })
         .map_err(|e| SynthError::from_run(NAME, INSTALL_HINT, e))
     }
@@ -75,7 +83,7 @@ impl Synthesizer for EspeakNg {
     }
 
     fn check(&self) -> Result<EngineInfo, SynthError> {
-        let finished = self.invoke(vec!["--version".into()], None)?;
+        let finished = self.invoke(vec!["--version".into()], None, true)?;
         if !finished.status.success() {
             return Err(SynthError::failed(NAME, &finished));
         }
@@ -86,24 +94,12 @@ impl Synthesizer for EspeakNg {
             name: NAME.into(),
             version,
             sample_rate: probe.sample_rate,
-            settings: vec![
-                ("voice".into(), self.settings.voice.clone()),
-                ("rate".into(), self.settings.rate.to_string()),
-                ("pitch".into(), self.settings.pitch.to_string()),
-                ("volume".into(), self.settings.volume.to_string()),
-            ],
+            settings: self.settings.manifest_settings(),
         })
     }
 
     fn synthesize(&self, request: &Request<'_>) -> Result<Audio, SynthError> {
-        let out = tempfile::Builder::new()
-            .prefix("unit-")
-            .suffix(".wav")
-            .tempfile_in(self.scratch.path())
-            .map_err(|e| SynthError::Io {
-                engine: NAME.into(),
-                message: format!("could not create a temporary file: {e}"),
-            })?;
+        let out = super::unit_file(NAME, self.scratch.path(), ".wav")?;
         let s = &self.settings;
         let args: Vec<OsString> = vec![
             "-v".into(),
@@ -120,15 +116,8 @@ impl Synthesizer for EspeakNg {
             "-w".into(),
             OsStr::new(out.path()).to_owned(),
         ];
-        let finished = self.invoke(args, Some(request.text.as_bytes()))?;
-        if !finished.status.success() {
-            return Err(SynthError::failed(NAME, &finished));
-        }
-        read_wav_file(out.path()).map_err(|problem| SynthError::BadAudio {
-            engine: NAME.into(),
-            problem,
-            stderr: finished.stderr,
-        })
+        let finished = self.invoke(args, Some(request.text.as_bytes()), false)?;
+        super::finish_wav(NAME, finished, out.path())
     }
 }
 

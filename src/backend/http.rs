@@ -130,11 +130,6 @@ impl Http {
         })
     }
 
-    /// The URL requests go to.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
     fn body(&self, text: &str) -> serde_json::Value {
         let s = &self.settings;
         let mut body = serde_json::Map::new();
@@ -162,6 +157,15 @@ impl Http {
             body.insert(k.clone(), v.clone());
         }
         serde_json::Value::Object(body)
+    }
+
+    /// A request that ran past the deadline.
+    fn timed_out(&self) -> SynthError {
+        SynthError::TimedOut {
+            engine: self.name.clone(),
+            after: self.settings.timeout,
+            stderr: String::new(),
+        }
     }
 
     fn fail(&self, status: String, stderr: String) -> SynthError {
@@ -239,13 +243,7 @@ impl Synthesizer for Http {
         let started = Instant::now();
         let mut response = match req.send(&body[..]) {
             Ok(r) => r,
-            Err(ureq::Error::Timeout(_)) => {
-                return Err(SynthError::TimedOut {
-                    engine: self.name.clone(),
-                    after: self.settings.timeout,
-                    stderr: String::new(),
-                });
-            }
+            Err(ureq::Error::Timeout(_)) => return Err(self.timed_out()),
             Err(e) => {
                 if let Some(died) = self.server_died() {
                     return Err(died);
@@ -263,22 +261,14 @@ impl Synthesizer for Http {
             .limit(1 << 30)
             .read_to_vec()
             .map_err(|e| match e {
-                ureq::Error::Timeout(_) => SynthError::TimedOut {
-                    engine: self.name.clone(),
-                    after: self.settings.timeout,
-                    stderr: String::new(),
-                },
+                ureq::Error::Timeout(_) => self.timed_out(),
                 e => SynthError::Io {
                     engine: self.name.clone(),
                     message: format!("reading the reply from {}: {e}", self.endpoint),
                 },
             })?;
         if started.elapsed() > self.settings.timeout {
-            return Err(SynthError::TimedOut {
-                engine: self.name.clone(),
-                after: self.settings.timeout,
-                stderr: String::new(),
-            });
+            return Err(self.timed_out());
         }
         if !status.is_success() {
             let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])
@@ -286,18 +276,7 @@ impl Synthesizer for Http {
                 .to_string();
             return Err(self.fail(format!("HTTP {status}"), text));
         }
-        if bytes.is_empty() {
-            return Err(SynthError::BadAudio {
-                engine: self.name.clone(),
-                problem: crate::audio::read::ReadError::Missing,
-                stderr: String::new(),
-            });
-        }
-        read_wav_bytes(&bytes).map_err(|problem| SynthError::BadAudio {
-            engine: self.name.clone(),
-            problem,
-            stderr: String::new(),
-        })
+        read_wav_bytes(&bytes).map_err(SynthError::bad_audio(&self.name, String::new()))
     }
 }
 

@@ -13,8 +13,9 @@ pub mod libespeak;
 pub mod mock;
 
 use crate::audio::Audio;
-use crate::audio::read::ReadError;
-use crate::process::{self, RunError};
+use crate::audio::read::{ReadError, read_wav_file};
+use crate::process::{self, RunError, stderr_suffix};
+use std::path::Path;
 use std::time::Duration;
 
 /// One unit of text to speak.
@@ -95,18 +96,6 @@ pub enum SynthError {
         /// What the engine printed on stderr.
         stderr: String,
     },
-    /// The engine returned audio in a different format from the rest of the article.
-    #[error(
-        "{engine} returned audio at {got} Hz, but the article is being written at {expected} Hz"
-    )]
-    FormatChanged {
-        /// The engine.
-        engine: String,
-        /// The rate of this unit.
-        got: u32,
-        /// The rate of the article.
-        expected: u32,
-    },
     /// The engine could not be started or its files could not be handled.
     #[error("{engine}: {message}")]
     Io {
@@ -134,14 +123,6 @@ pub enum SynthError {
     /// The run was interrupted.
     #[error("interrupted")]
     Cancelled,
-}
-
-fn stderr_suffix(stderr: &str) -> String {
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!(": {stderr}")
-    }
 }
 
 impl SynthError {
@@ -174,6 +155,58 @@ impl SynthError {
             stderr: finished.stderr.clone(),
         }
     }
+
+    /// Maps why an engine's audio is unusable, with what the engine printed on stderr.
+    pub(crate) fn bad_audio(engine: &str, stderr: String) -> impl FnOnce(ReadError) -> SynthError {
+        move |problem| SynthError::BadAudio {
+            engine: engine.to_string(),
+            problem,
+            stderr,
+        }
+    }
+
+    fn io(engine: &str, message: String) -> SynthError {
+        SynthError::Io {
+            engine: engine.to_string(),
+            message,
+        }
+    }
+}
+
+/// Creates a backend's private scratch folder (`PREFIX…` in the system's temporary folder),
+/// removed when dropped.
+pub(crate) fn scratch(engine: &str, prefix: &str) -> Result<tempfile::TempDir, SynthError> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| SynthError::io(engine, format!("could not create a temporary folder: {e}")))
+}
+
+/// Creates a private `unit-*SUFFIX` file in `dir` for one unit (`.wav` for the engine's
+/// output, say), removed when dropped.
+pub(crate) fn unit_file(
+    engine: &str,
+    dir: &Path,
+    suffix: &str,
+) -> Result<tempfile::NamedTempFile, SynthError> {
+    tempfile::Builder::new()
+        .prefix("unit-")
+        .suffix(suffix)
+        .tempfile_in(dir)
+        .map_err(|e| SynthError::io(engine, format!("could not create a temporary file: {e}")))
+}
+
+/// The audio an engine wrote to `out`, once it has `finished`: a non-zero exit is a failure,
+/// and exit status 0 proves nothing, so the file must exist, parse and hold a frame.
+pub(crate) fn finish_wav(
+    engine: &str,
+    finished: process::Finished,
+    out: &Path,
+) -> Result<Audio, SynthError> {
+    if !finished.status.success() {
+        return Err(SynthError::failed(engine, &finished));
+    }
+    read_wav_file(out).map_err(SynthError::bad_audio(engine, finished.stderr))
 }
 
 /// Where a voice model's path comes from (for `{model}` in a command or server template).
@@ -272,8 +305,9 @@ pub(crate) fn engine_version(
 }
 
 /// Creates the backend a configuration asks for; call [`Synthesizer::check`] before use.
-/// Runs nothing, except for libespeak-ng, whose first worker starts here: when it cannot load
-/// the library, this prints one warning and gives the `espeak-ng` program backend instead.
+/// Synthesizes nothing, but may start things: libespeak-ng's first worker (when it cannot load
+/// the library, this prints one warning and gives the `espeak-ng` program backend instead), a
+/// command's or a managed server's model command, and a managed HTTP server.
 pub fn build(config: &crate::config::BackendConfig) -> Result<Box<dyn Synthesizer>, SynthError> {
     use crate::config::BackendConfig;
     Ok(match config {

@@ -26,7 +26,7 @@ use super::espeak::EspeakSettings;
 use super::{EngineInfo, Request, SynthError, Synthesizer};
 use crate::audio::read::ReadError;
 use crate::audio::{Audio, Mark, MarkKind};
-use crate::process::{Worker, WorkerError};
+use crate::process::{RunError, Worker, WorkerError};
 use ffi::{Event, EventKind};
 use protocol::{Hello, Reply};
 use std::ffi::{OsStr, OsString};
@@ -144,11 +144,12 @@ fn spawn(settings: &LibEspeakSettings) -> Result<(Worker, Hello), SynthError> {
 fn from_worker(e: WorkerError) -> SynthError {
     let engine = NAME.to_string();
     match e {
-        WorkerError::NotFound { program } => SynthError::NotFound {
+        WorkerError::Start(RunError::NotFound { program }) => SynthError::NotFound {
             engine,
             program,
             hint: "aloud could not find its own executable to start a worker".into(),
         },
+        WorkerError::Start(RunError::Cancelled) | WorkerError::Cancelled => SynthError::Cancelled,
         WorkerError::TimedOut { after, stderr } => SynthError::TimedOut {
             engine,
             after,
@@ -159,7 +160,6 @@ fn from_worker(e: WorkerError) -> SynthError {
             status: format!("its worker {status}"),
             stderr,
         },
-        WorkerError::Cancelled => SynthError::Cancelled,
         other => SynthError::Io {
             engine,
             message: format!("its worker: {other}"),
@@ -175,17 +175,11 @@ impl Synthesizer for LibEspeak {
     fn check(&self) -> Result<EngineInfo, SynthError> {
         // One short word proves the voice exists.
         self.synthesize(&Request { text: "test" })?;
-        let s = &self.settings.espeak;
         Ok(EngineInfo {
             name: NAME.into(),
             version: self.version.clone(),
             sample_rate: self.sample_rate,
-            settings: vec![
-                ("voice".into(), s.voice.clone()),
-                ("rate".into(), s.rate.to_string()),
-                ("pitch".into(), s.pitch.to_string()),
-                ("volume".into(), s.volume.to_string()),
-            ],
+            settings: self.settings.espeak.manifest_settings(),
         })
     }
 
@@ -216,8 +210,8 @@ impl Synthesizer for LibEspeak {
                 .receive_until(deadline, s.timeout)
                 .map_err(from_worker)?;
             match Reply::decode_into(&frame, &mut samples).map_err(unreadable)? {
-                None => {}
-                Some(Reply::Samples(more)) => samples.extend_from_slice(&more),
+                // decode_into appends a samples frame to `samples` itself and never returns one.
+                None | Some(Reply::Samples(_)) => {}
                 Some(Reply::Done { samples, events }) => break (samples, events),
                 Some(Reply::Error(message)) => {
                     self.give_back(worker);

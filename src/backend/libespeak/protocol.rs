@@ -198,18 +198,13 @@ impl Reply {
 
     /// Parses a frame body.
     pub fn decode(body: &[u8]) -> Result<Reply, String> {
+        if body.first() == Some(&REPLY_SAMPLES) {
+            let mut samples = Vec::new();
+            Reply::decode_into(body, &mut samples)?;
+            return Ok(Reply::Samples(samples));
+        }
         let mut r = Reader::new(body);
         let reply = match r.u8()? {
-            REPLY_SAMPLES => {
-                let n = r.u32()? as usize;
-                let bytes = r.take(n.checked_mul(2).ok_or("too many samples")?)?;
-                Reply::Samples(
-                    bytes
-                        .chunks_exact(2)
-                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                        .collect(),
-                )
-            }
             REPLY_DONE => {
                 let samples = r.u64()?;
                 let n = r.u32()? as usize;
