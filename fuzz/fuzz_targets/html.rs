@@ -2,22 +2,12 @@
 //! article always has paragraphs, units that point at them, and a first chapter at 0.
 #![no_main]
 
-use aloud::text::{Format, TextOptions};
+#[path = "common.rs"]
+mod common;
+
+use aloud::text::Format;
 use libfuzzer_sys::fuzz_target;
-use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
-    let options = TextOptions {
-        format: Some(Format::Html),
-        max_chars: 80,
-        ..TextOptions::default()
-    };
-    if let Ok((article, units)) = options.read(data, Path::new("fuzz")) {
-        assert!(!article.paragraphs.is_empty());
-        assert!(!units.is_empty());
-        assert!(units.iter().all(|u| u.paragraph < article.paragraphs.len()));
-        assert!(units.iter().all(|u| u.text.chars().count() <= 80));
-        assert_eq!(article.chapters[0].first_paragraph, 0);
-        assert!(article.chapters.windows(2).all(|w| w[0].first_paragraph < w[1].first_paragraph));
-    }
+    common::check_reader(Format::Html, data);
 });

@@ -1,6 +1,7 @@
 //! Folder runs: the cache, up-to-date outputs, retries, shards and interruption.
 
-use crate::support::{SAMPLE, TestEnv};
+use crate::support::{SAMPLE, TestEnv, json_of, signal, stdout_json};
+use nix::sys::signal::Signal;
 use predicates::prelude::*;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -20,14 +21,7 @@ fn corpus(env: &TestEnv, n: usize) {
 
 /// Runs `aloud convert --backend mock ARGS --json` and returns the summary.
 fn run(env: &TestEnv, args: &[&str]) -> serde_json::Value {
-    let out = env
-        .mock_convert(args)
-        .arg("--json")
-        .assert()
-        .get_output()
-        .clone();
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    stdout_json(env.mock_convert(args).arg("--json").assert().get_output())
 }
 
 fn units(summary: &serde_json::Value) -> (u64, u64) {
@@ -110,15 +104,7 @@ fn no_cache_leaves_no_cache_and_cache_commands_manage_it() {
     run(&env, &["a.txt", "--no-cache"]);
     assert!(!env.cache_dir().exists());
     run(&env, &["a.txt", "--force"]);
-    let stats = env
-        .aloud()
-        .args(["cache", "stats", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let stats: serde_json::Value = serde_json::from_slice(&stats).unwrap();
+    let stats = json_of(env.aloud().args(["cache", "stats", "--json"]));
     assert_eq!(stats["entries"], 3);
     env.aloud()
         .args(["cache", "clear"])
@@ -227,14 +213,7 @@ fn shards_split_a_corpus_without_overlap_and_add_up_to_one_run_byte_for_byte() {
         seen += n;
     }
     assert_eq!(seen, 16, "every article is in exactly one shard");
-    let files = env.files("whole");
-    assert_eq!(files, env.files("sharded"));
-    for f in files {
-        assert!(
-            env.read(&format!("whole/{f}")) == env.read(&format!("sharded/{f}")),
-            "{f} differs"
-        );
-    }
+    env.assert_same_tree("whole", "sharded");
     env.mock_convert(&["in", "--shard", "3/3"])
         .assert()
         .code(2)
@@ -260,13 +239,16 @@ fn quiet_prints_nothing_and_the_summary_line_counts_everything() {
         ));
 }
 
-/// Sends `signal` to a slow run after it has finished one article; returns its stderr.
-fn interrupt(env: &TestEnv, signal: nix::sys::signal::Signal) -> String {
-    let bin = assert_cmd::cargo::cargo_bin("aloud");
-    let child = std::process::Command::new(bin)
-        .current_dir(env.path())
-        .env("XDG_CACHE_HOME", env.path().join(".cache-home"))
-        .env("XDG_CONFIG_HOME", env.path().join(".config-home"))
+/// Two articles in `in/`, a quick one and a slow one; `sig` is sent to a slow run after it
+/// has finished the quick one. The run stops quickly, and b's temporary files are gone; a's
+/// outputs and the index of what is there remain.
+fn interrupted_run(sig: Signal) -> TestEnv {
+    let env = TestEnv::new();
+    env.write("in/a.txt", "Quick.");
+    let slow: Vec<String> = (0..40).map(|i| format!("Slow paragraph {i}.")).collect();
+    env.write("in/b.txt", slow.join("\n\n"));
+    let child = env
+        .aloud_std()
         .args([
             "convert",
             "--backend",
@@ -284,7 +266,7 @@ fn interrupt(env: &TestEnv, signal: nix::sys::signal::Signal) -> String {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1200));
     let sent = Instant::now();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    signal(&child, sig);
     let out = child.wait_with_output().unwrap();
     assert!(
         sent.elapsed() < Duration::from_secs(2),
@@ -292,56 +274,33 @@ fn interrupt(env: &TestEnv, signal: nix::sys::signal::Signal) -> String {
         sent.elapsed()
     );
     assert_eq!(out.status.code(), Some(130));
-    String::from_utf8(out.stderr).unwrap()
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("interrupted: 1 of 2 articles finished and kept"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.files("out"),
+        [
+            "a.captions.vtt",
+            "a.chapters.vtt",
+            "a.html",
+            "a.json",
+            "a.wav",
+            "index.html"
+        ]
+    );
+    env
 }
 
 #[test]
 fn ctrl_c_stops_the_run_quickly_keeps_finished_articles_and_leaves_no_partial_files() {
-    let env = TestEnv::new();
-    env.write("in/a.txt", "Quick.");
-    let slow: Vec<String> = (0..40).map(|i| format!("Slow paragraph {i}.")).collect();
-    env.write("in/b.txt", slow.join("\n\n"));
-    let stderr = interrupt(&env, nix::sys::signal::Signal::SIGINT);
-    assert!(
-        stderr.contains("interrupted: 1 of 2 articles finished and kept"),
-        "{stderr}"
-    );
-    // b's temporary files are gone; a's outputs and the index of what is there remain.
-    assert_eq!(
-        env.files("out"),
-        [
-            "a.captions.vtt",
-            "a.chapters.vtt",
-            "a.html",
-            "a.json",
-            "a.wav",
-            "index.html"
-        ]
-    );
+    interrupted_run(Signal::SIGINT);
 }
 
 #[test]
 fn sigterm_stops_the_run_and_the_next_run_resumes_from_the_cache() {
-    let env = TestEnv::new();
-    env.write("in/a.txt", "Quick.");
-    let slow: Vec<String> = (0..40).map(|i| format!("Slow paragraph {i}.")).collect();
-    env.write("in/b.txt", slow.join("\n\n"));
-    let stderr = interrupt(&env, nix::sys::signal::Signal::SIGTERM);
-    assert!(
-        stderr.contains("interrupted: 1 of 2 articles finished and kept"),
-        "{stderr}"
-    );
-    assert_eq!(
-        env.files("out"),
-        [
-            "a.captions.vtt",
-            "a.chapters.vtt",
-            "a.html",
-            "a.json",
-            "a.wav",
-            "index.html"
-        ]
-    );
+    let env = interrupted_run(Signal::SIGTERM);
     // Some of b's paragraphs were synthesized and cached before the signal: the rerun
     // synthesizes only the rest.
     let resumed = run(&env, &["in", "-o", "out"]);

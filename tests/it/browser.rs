@@ -6,7 +6,7 @@
 //! `target/screenshots/`.
 
 use crate::http_server::StaticServer;
-use crate::support::{SAMPLE, TestEnv, require};
+use crate::support::{SAMPLE, TestEnv, require, sample_run};
 use crate::webdriver::Browser;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -629,12 +629,7 @@ fn seeking_to_a_words_start_highlights_that_word() {
         return;
     }
     let env = TestEnv::new();
-    env.write("in/us-iraq-dialogue.txt", SAMPLE);
-    env.aloud()
-        .args(["convert", "in", "-o", "out", "-q"])
-        .assert()
-        .success();
-    let m = env.manifest("out/us-iraq-dialogue.json");
+    let m = sample_run(&env, &["-q"]);
     assert_eq!(m["timing"], "word");
     let rate = m["sample_rate"].as_f64().unwrap();
     let mut b = Browser::start(1280, 900);

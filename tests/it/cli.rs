@@ -1,6 +1,6 @@
 //! The CLI end to end with the mock backend: exact, fast, no engine needed.
 
-use crate::support::{SAMPLE, TestEnv};
+use crate::support::{SAMPLE, TestEnv, json_of};
 use aloud::audio::ms_to_frames;
 use aloud::backend::mock::{Mock, MockSettings};
 use predicates::prelude::*;
@@ -131,15 +131,8 @@ fn outputs_are_byte_identical_whatever_the_number_of_workers() {
     env.mock_convert(&["in", "-o", "j4", "-j", "4", "--mock-latency-ms", "3"])
         .assert()
         .success();
-    let files = env.files("j1");
-    assert_eq!(files.len(), 11);
-    assert_eq!(files, env.files("j4"));
-    for f in files {
-        assert!(
-            env.read(&format!("j1/{f}")) == env.read(&format!("j4/{f}")),
-            "{f} differs"
-        );
-    }
+    assert_eq!(env.files("j1").len(), 11);
+    env.assert_same_tree("j1", "j4");
 }
 
 #[test]
@@ -569,15 +562,7 @@ fn segments_shows_what_would_be_spoken_without_an_engine() {
         text,
         "in/a.md\n  title: T\n  2 chapters, 3 paragraphs, 3 units\n  chapter 1: T\n      p1.1 [text] One.\n  chapter 2: S\n      p2.1 [heading] S\n      p3.1 [text] Two you nah mee.\n      (not spoken: code block, 1 lines)\n"
     );
-    let out = env
-        .aloud()
-        .args(["segments", "--json", "in"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let v = json_of(env.aloud().args(["segments", "--json", "in"]));
     assert_eq!(v["articles"][0]["title"], "T");
     assert_eq!(
         v["articles"][0]["paragraphs"][2]["units"][0],

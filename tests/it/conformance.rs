@@ -4,7 +4,7 @@
 //! [`faults`] is the contract for failures of engines that run as processes, driven by the
 //! fixture engines in `tests/fixtures/engines/`. Each backend gets one test per part below.
 
-use crate::support::{fixture_engine, require, require_piper};
+use crate::support::{fixture_engine, read_pid, require, require_piper, skip_or_fail};
 use crate::tts_server::TtsServer;
 use aloud::backend::command::{CommandBackend, CommandSettings, CommandTemplate, PLACEHOLDERS};
 use aloud::backend::espeak::{EspeakNg, EspeakSettings};
@@ -154,11 +154,7 @@ fn faults(make: &dyn Fn(&Path, Duration) -> Box<dyn Synthesizer>) {
         }
         other => panic!("hang.sh: {other:?}"),
     }
-    let pid: u32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&pidfile);
     assert!(
         crate::support::process_gone(pid),
         "the hung engine's child {pid} survived"
@@ -497,11 +493,9 @@ fn libespeak(timeout: Duration) -> Option<LibEspeak> {
 }
 
 fn require_library(why: &str) {
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") {
-        panic!("libespeak-ng1 is not installed ({why}), and CI must run every test");
-    }
-    eprintln!(
-        "\n*** SKIPPED: libespeak-ng is not available ({why}), so this test did NOT run. ***\n"
+    skip_or_fail(
+        &format!("libespeak-ng1 is not installed ({why}), and CI must run every test"),
+        &format!("libespeak-ng is not available ({why}), so this test did NOT run."),
     );
 }
 

@@ -1,7 +1,9 @@
 //! The CLI with espeak-ng (the library engine and the program), and with fixture engines
 //! standing in for the espeak-ng program on PATH.
 
-use crate::support::{SAMPLE, TestEnv, fixture_engine, process_gone, require};
+use crate::support::{
+    SAMPLE, TestEnv, fixture_engine, json_of, process_gone, read_pid, require, stat_fields,
+};
 use predicates::prelude::*;
 use std::time::{Duration, Instant};
 
@@ -167,17 +169,15 @@ fn a_worker_that_crashes_once_is_replaced_and_its_paragraph_retried() {
     let env = TestEnv::new();
     env.write("a.txt", "One paragraph.\n\nIt goes BOOM here.\n\nA third.");
     let once = env.path().join("crashed-once");
-    let out = env
-        .aloud()
-        .args(["convert", "a.txt", "-q", "--json", "--no-cache"])
-        .env(
-            "ALOUD_TEST_WORKER_FAULT",
-            format!("crash:BOOM:{}", once.display()),
-        )
-        .assert()
-        .success();
+    let summary = json_of(
+        env.aloud()
+            .args(["convert", "a.txt", "-q", "--json", "--no-cache"])
+            .env(
+                "ALOUD_TEST_WORKER_FAULT",
+                format!("crash:BOOM:{}", once.display()),
+            ),
+    );
     assert!(once.exists(), "the fault did not fire");
-    let summary: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(summary["units"]["retried"], 1, "{summary}");
     assert_eq!(summary["units"]["synthesized"], 3, "{summary}");
 }
@@ -216,10 +216,7 @@ fn orphaned_workers() -> Vec<u32> {
             continue;
         }
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().nth(1));
+        let ppid = stat_fields(&stat).nth(1);
         if ppid == Some("1") {
             orphans.push(pid);
         }
@@ -261,11 +258,7 @@ fn a_hung_engine_is_killed_with_its_children_and_the_article_fails_cleanly() {
             "aloud: error: a.txt: paragraph 1: espeak-ng did not finish within 1 s and was killed (raise --timeout if the engine is just slow): thinking very hard",
         ));
     assert!(started.elapsed() < Duration::from_secs(20));
-    let pid: u32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&pidfile);
     assert!(
         process_gone(pid),
         "the engine's child {pid} outlived the run"

@@ -5,7 +5,7 @@
 //!
 //! Also: Ctrl-C and SIGTERM at random moments of a real batch, ten times over.
 
-use crate::support::{TestEnv, fixture_engine, require};
+use crate::support::{TestEnv, fixture_engine, require, signal, stdout_json};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -285,13 +285,11 @@ fn ten_interruptions_at_random_moments_lose_nothing_and_a_rerun_finishes_the_job
     }
     let total_units: u64 = (0..6).map(|i| 3 + i * 2).sum();
     let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let bin = assert_cmd::cargo::cargo_bin("aloud");
     for trial in 0..10 {
         let out = format!("out{trial}");
-        let child = std::process::Command::new(&bin)
-            .current_dir(env.path())
+        let child = env
+            .aloud_std()
             .env("XDG_CACHE_HOME", env.path().join(format!(".cache-{trial}")))
-            .env("XDG_CONFIG_HOME", env.path().join(".config-home"))
             .args([
                 "convert",
                 "--backend",
@@ -310,13 +308,13 @@ fn ten_interruptions_at_random_moments_lose_nothing_and_a_rerun_finishes_the_job
             .unwrap();
         let wait = 100 + next(&mut seed) % 1200;
         std::thread::sleep(Duration::from_millis(wait));
-        let signal = if trial % 2 == 0 {
+        let sig = if trial % 2 == 0 {
             nix::sys::signal::Signal::SIGINT
         } else {
             nix::sys::signal::Signal::SIGTERM
         };
         let sent = Instant::now();
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal);
+        signal(&child, sig);
         let result = child.wait_with_output().unwrap();
         assert!(
             sent.elapsed() < Duration::from_secs(2),
@@ -362,7 +360,7 @@ fn ten_interruptions_at_random_moments_lose_nothing_and_a_rerun_finishes_the_job
             "trial {trial}: {}",
             String::from_utf8_lossy(&rerun.stderr)
         );
-        let s: serde_json::Value = serde_json::from_slice(&rerun.stdout).unwrap();
+        let s = stdout_json(&rerun);
         assert_eq!(s["units"]["corrupt_cache_entries"], 0, "trial {trial}");
         assert_eq!(
             s["articles"]["converted"].as_u64().unwrap()

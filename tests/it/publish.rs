@@ -3,7 +3,11 @@
 //! cuetools' `cueprint`/`cuebreakpoints` for the CUE sheet, ffmpeg's `ebur128` filter for the
 //! loudness. A stand-in ffmpeg (`tests/fixtures/ffmpeg/ffmpeg`) fails, hangs or waits on cue.
 
-use crate::support::{SAMPLE, TestEnv, output_of, process_gone, require, which};
+use crate::support::{
+    SAMPLE, TestEnv, json_of, output_of, process_gone, read_pid, require, sample_run, signal,
+    stdout_json, which,
+};
+use nix::sys::signal::Signal;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -189,19 +193,17 @@ fn encoded_chapters_follow_the_article_rate_not_the_engines() {
         return;
     }
     let env = TestEnv::new();
-    env.write("in/us-iraq-dialogue.txt", SAMPLE);
-    env.mock_convert(&[
-        "in",
-        "-o",
-        "out",
-        "--formats",
-        ALL_FORMATS,
-        "--sample-rate",
-        "16000",
-    ])
-    .assert()
-    .success();
-    let m = env.manifest("out/us-iraq-dialogue.json");
+    let m = sample_run(
+        &env,
+        &[
+            "--backend",
+            "mock",
+            "--formats",
+            ALL_FORMATS,
+            "--sample-rate",
+            "16000",
+        ],
+    );
     assert_eq!(m["sample_rate"], 16000);
     assert_ne!(m["engine"]["sample_rate"], 16000);
     for format in ["wav", "mp3", "opus", "m4b"] {
@@ -367,14 +369,8 @@ fn mock_audio_is_brought_to_the_target_by_one_gain() {
         "in/b.txt",
         "One short paragraph.\n\nAnother, a little longer than the first.",
     );
-    let summary = env
-        .mock_convert(&["in", "-o", "out", "--loudness", "-23", "--json", "-q"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let summary: Value = serde_json::from_slice(&summary).unwrap();
+    let summary =
+        json_of(&mut env.mock_convert(&["in", "-o", "out", "--loudness", "-23", "--json", "-q"]));
     for name in ["a", "b"] {
         let m = env.manifest(&format!("out/{name}.json"));
         let l = &m["loudness"];
@@ -424,7 +420,7 @@ fn espeak_speech_is_normalised_under_the_true_peak_ceiling_as_ffmpeg_measures_it
         .success()
         .get_output()
         .clone();
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = stdout_json(&out);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(" LUFS (spread 0."), "{stderr}");
     assert!(summary["loudness"]["spread_lu"].as_f64().unwrap() <= 0.2);
@@ -631,9 +627,8 @@ fn ctrl_c_kills_a_running_encode_and_leaves_no_temporary_files() {
     env.write("in/b.txt", "This one hangs in ffmpeg.");
     let pidfile = env.path().join("ffmpeg.pid");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ffmpeg");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("aloud"))
-        .current_dir(env.path())
-        .env("XDG_CACHE_HOME", env.path().join(".cache-home"))
+    let child = env
+        .aloud_std()
         .env(
             "PATH",
             format!("{}:{}", fixtures.display(), std::env::var("PATH").unwrap()),
@@ -668,17 +663,9 @@ fn ctrl_c_kills_a_running_encode_and_leaves_no_temporary_files() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let pid: u32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&pidfile);
     let sent = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    signal(&child, Signal::SIGINT);
     let out = child.wait_with_output().unwrap();
     assert!(
         sent.elapsed() < Duration::from_secs(3),
@@ -731,15 +718,8 @@ fn every_file_is_byte_identical_whatever_the_number_of_workers() {
     j4.args(["-o", "j4", "-j", "4", "--mock-latency-ms", "3"])
         .assert()
         .success();
-    let files = env.files("j1");
-    assert_eq!(files.len(), 3 * 12 + 1);
-    assert_eq!(files, env.files("j4"));
-    for f in files {
-        assert!(
-            env.read(&format!("j1/{f}")) == env.read(&format!("j4/{f}")),
-            "{f} differs"
-        );
-    }
+    assert_eq!(env.files("j1").len(), 3 * 12 + 1);
+    env.assert_same_tree("j1", "j4");
 }
 
 #[test]
@@ -752,14 +732,7 @@ fn a_missing_file_or_a_changed_setting_makes_an_article_out_of_date() {
     let run = |extra: &[&str]| -> Value {
         let mut args = vec!["in", "-o", "out", "--formats", "wav,mp3", "--json", "-q"];
         args.extend(extra);
-        let out = env
-            .mock_convert(&args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        serde_json::from_slice::<Value>(&out).unwrap()["articles"].clone()
+        json_of(&mut env.mock_convert(&args))["articles"].clone()
     };
     assert_eq!(run(&[])["converted"], 1);
     assert_eq!(run(&[])["unchanged"], 1);

@@ -1,15 +1,7 @@
 //! The files checked by independent readers: ffprobe (FFmpeg), sndfile-info (libsndfile) and
 //! hound, plus our own strict parser.
 
-use crate::support::{SAMPLE, TestEnv, ffprobe_chapters, output_of, require};
-
-fn sample_run(env: &TestEnv, backend: &[&str]) -> serde_json::Value {
-    env.write("in/us-iraq-dialogue.txt", SAMPLE);
-    let mut args = vec!["convert", "in", "-o", "out"];
-    args.extend_from_slice(backend);
-    env.aloud().args(&args).assert().success();
-    env.manifest("out/us-iraq-dialogue.json")
-}
+use crate::support::{TestEnv, ffprobe_chapters, output_of, require, sample_run};
 
 fn check_with_readers(env: &TestEnv, m: &serde_json::Value) {
     let wav = env.path().join("out/us-iraq-dialogue.wav");

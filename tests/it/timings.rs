@@ -1,7 +1,7 @@
 //! Word and sentence timings in the manifest, and `NAME.captions.vtt`, with the library engine
 //! (exact word times) and the mock (paragraph times only).
 
-use crate::support::{SAMPLE, TestEnv, output_of, require};
+use crate::support::{SAMPLE, TestEnv, output_of, require, sample_run};
 use serde_json::Value;
 
 fn frames(v: &Value) -> u64 {
@@ -14,12 +14,7 @@ fn the_library_engine_times_every_word_and_sentence_exactly() {
         return;
     }
     let env = TestEnv::new();
-    env.write("in/us-iraq-dialogue.txt", SAMPLE);
-    env.aloud()
-        .args(["convert", "in", "-o", "out", "-q"])
-        .assert()
-        .success();
-    let m = env.manifest("out/us-iraq-dialogue.json");
+    let m = sample_run(&env, &["-q"]);
     assert_eq!(m["timing"], "word");
     assert_eq!(m["files"]["captions_vtt"], "us-iraq-dialogue.captions.vtt");
     let mut last = 0;

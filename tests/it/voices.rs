@@ -2,8 +2,8 @@
 //! resampling, and the discoverability commands (voices, doctor, completions, man).
 
 use crate::support::{
-    SAMPLE, TestEnv, ffprobe_chapters, fixture_engine, output_of, process_gone, require,
-    require_piper,
+    SAMPLE, TestEnv, ffprobe_chapters, fixture_engine, json_of, output_of, process_gone, read_pid,
+    require, require_piper, signal,
 };
 use crate::tts_server::TtsServer;
 use predicates::prelude::*;
@@ -219,11 +219,7 @@ fn managed_profile(env: &TestEnv, name: &str, extra: &str) {
 }
 
 fn server_pid(env: &TestEnv) -> u32 {
-    std::fs::read_to_string(env.path().join("server.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    read_pid(&env.path().join("server.pid"))
 }
 
 #[test]
@@ -262,11 +258,8 @@ fn a_managed_server_starts_for_the_run_and_never_outlives_it() {
 
     // Ctrl-C while a request hangs: the run stops within about a second and the server goes.
     env.write("c.txt", "One.\n\nThis HANGS forever.");
-    let bin = assert_cmd::cargo::cargo_bin("aloud");
-    let child = std::process::Command::new(bin)
-        .current_dir(env.path())
-        .env("XDG_CACHE_HOME", env.path().join(".cache-home"))
-        .env("XDG_CONFIG_HOME", env.path().join(".config-home"))
+    let child = env
+        .aloud_std()
         .args(["convert", "c.txt", "--voice", "managed", "--timeout", "60"])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -275,11 +268,7 @@ fn a_managed_server_starts_for_the_run_and_never_outlives_it() {
     std::thread::sleep(Duration::from_millis(2000));
     let pid = server_pid(&env);
     let sent = Instant::now();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    signal(&child, nix::sys::signal::Signal::SIGINT);
     let out = child.wait_with_output().unwrap();
     assert!(sent.elapsed() < Duration::from_secs(3));
     assert_eq!(
@@ -408,15 +397,7 @@ fn chapter_gaps_differ_from_paragraph_gaps() {
 #[test]
 fn voices_doctor_completions_and_man_page() {
     let env = TestEnv::new();
-    let out = env
-        .aloud()
-        .args(["voices", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let v = json_of(env.aloud().args(["voices", "--json"]));
     let names: Vec<&str> = v["profiles"]
         .as_array()
         .unwrap()
@@ -456,15 +437,7 @@ fn voices_doctor_completions_and_man_page() {
         .stdout(predicate::str::contains("Voice profiles"));
 
     if require("espeak-ng") {
-        let out = env
-            .aloud()
-            .args(["doctor", "--json"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let checks: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let checks = json_of(env.aloud().args(["doctor", "--json"]));
         let en_us = checks
             .as_array()
             .unwrap()
