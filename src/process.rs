@@ -466,6 +466,19 @@ impl Worker {
         deadline: Instant,
         timeout: Duration,
     ) -> Result<Vec<u8>, WorkerError> {
+        let mut body = Vec::new();
+        self.receive_into(&mut body, deadline, timeout)?;
+        Ok(body)
+    }
+
+    /// Receives one frame into `body` (replacing what it held), reusing its memory: for a
+    /// stream of large frames, one buffer instead of an allocation per frame.
+    pub fn receive_into(
+        &mut self,
+        body: &mut Vec<u8>,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), WorkerError> {
         let mark = self.mark;
         let mut header = [0u8; 4];
         self.read_exactly(&mut header, deadline, timeout, mark)?;
@@ -474,9 +487,9 @@ impl Worker {
             let message = format!("a frame of {len} bytes is over the limit");
             return Err(self.broken(message, mark));
         }
-        let mut body = vec![0u8; len];
-        self.read_exactly(&mut body, deadline, timeout, mark)?;
-        Ok(body)
+        body.clear();
+        body.resize(len, 0);
+        self.read_exactly(body, deadline, timeout, mark)
     }
 
     fn read_exactly(

@@ -173,8 +173,9 @@ fn scan(samples: &[i16]) -> Scan {
         if let Some(q) = quiet {
             longest = longest.max(q + u64::from(first));
         }
-        // The gaps between loud samples inside the chunk.
-        let mut rest = loud >> first;
+        // The gaps between loud samples inside the chunk: at most 62 frames, so once a longer
+        // run was seen (early in any speech) they cannot matter and are not looked for.
+        let mut rest = if longest < 62 { loud >> first } else { 0 };
         loop {
             let ones = rest.trailing_ones();
             rest = rest.checked_shr(ones).unwrap_or(0);

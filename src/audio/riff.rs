@@ -169,12 +169,16 @@ impl<W: Write + Seek> WavWriter<W> {
         // Convert in bounded slices so a long unit never doubles in memory. A slice as large as
         // a `BufWriter`'s buffer (256 KiB in the pipeline) goes past it without another copy.
         for chunk in samples.chunks(128 * 1024) {
-            self.scratch.resize(chunk.len() * 2, 0);
-            for (bytes, s) in self.scratch.chunks_exact_mut(2).zip(chunk) {
+            let n = chunk.len() * 2;
+            if self.scratch.len() < n {
+                self.scratch.resize(n, 0);
+            }
+            let scratch = &mut self.scratch[..n];
+            for (bytes, s) in scratch.chunks_exact_mut(2).zip(chunk) {
                 bytes.copy_from_slice(&s.to_le_bytes());
             }
-            also(&self.scratch);
-            self.out.write_all(&self.scratch)?;
+            also(scratch);
+            self.out.write_all(scratch)?;
         }
         Ok(())
     }

@@ -212,10 +212,15 @@ impl Engine {
 
     fn open(library: &OsStr) -> Result<Engine, LoadError> {
         let name = library.to_string_lossy().into_owned();
+        // RTLD_NOW binds every symbol the library uses here, once: bound lazily, each forked
+        // copy would look its symbols up again (and fault in the pages it writes them to).
+        use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
         // SAFETY: loading runs the library's initialisers; libespeak-ng's (and its
         // dependencies') are ordinary C constructors with no preconditions.
-        let lib = unsafe { libloading::Library::new(library) }
-            .map_err(|e| LoadError::Missing(format!("cannot load {name}: {e}")))?;
+        let lib: libloading::Library =
+            unsafe { Library::open(Some(library), RTLD_NOW | RTLD_LOCAL) }
+                .map_err(|e| LoadError::Missing(format!("cannot load {name}: {e}")))?
+                .into();
         macro_rules! sym {
             ($name:literal) => {
                 // SAFETY: the type is the function's C signature from espeak-ng 1.51's
@@ -265,6 +270,9 @@ impl Engine {
             }
             (api.set_synth_callback)(Some(on_synth));
         }
+        // The first use of a thread-local with a destructor registers it, through a symbol
+        // libc binds lazily: done once here, not again in every forked copy.
+        COLLECTED.with(|_| {});
         // SAFETY: no preconditions once initialised.
         let rate = unsafe { (api.get_sample_rate)() };
         let sample_rate = u32::try_from(rate)

@@ -205,9 +205,10 @@ impl Synthesizer for LibEspeak {
         };
         // About 1,300 samples per character at 175 words per minute: room for most units.
         let mut samples: Vec<i16> = Vec::with_capacity(request.text.len() * 1500);
+        let mut frame = Vec::new();
         let (total, events) = loop {
-            let frame = worker
-                .receive_until(deadline, s.timeout)
+            worker
+                .receive_into(&mut frame, deadline, s.timeout)
                 .map_err(from_worker)?;
             match Reply::decode_into(&frame, &mut samples).map_err(unreadable)? {
                 // decode_into appends a samples frame to `samples` itself and never returns one.

@@ -7,10 +7,10 @@
 //!
 //! - worker → aloud, once at start: [`Hello`];
 //! - aloud → worker, per unit: [`Request`];
-//! - worker → aloud, per unit: [`Reply::Samples`] frames as the audio comes (written straight
-//!   from the engine's buffers with [`write_samples_frame`], so the worker never holds a whole
-//!   unit's audio), then [`Reply::Done`] with the sample count and the events; or
-//!   [`Reply::Error`].
+//! - worker → aloud, per unit: [`Reply::Samples`] frames as the audio comes (gathered by a
+//!   [`SamplesFramer`] into frames of up to [`FRAME_SAMPLES`], so the worker never holds a
+//!   whole unit's audio and aloud reads a few large frames, not one per engine buffer), then
+//!   [`Reply::Done`] with the sample count and the events; or [`Reply::Error`].
 
 use super::ffi::{Event, EventKind};
 
@@ -253,6 +253,71 @@ pub fn write_samples_frame(w: &mut impl std::io::Write, samples: &[i16]) -> std:
     Ok(())
 }
 
+/// The most samples a [`SamplesFramer`] puts in one frame: 64 KiB of audio, a pipe's default
+/// capacity on Linux.
+pub const FRAME_SAMPLES: usize = 32 * 1024;
+
+/// Gathers samples, as the engine hands them over in buffers of whatever size, into whole
+/// [`Reply::Samples`] frames of up to [`FRAME_SAMPLES`] samples, each written with one
+/// `write_all`.
+pub struct SamplesFramer {
+    /// The frame being filled: header (length, tag, count), then the samples' bytes.
+    frame: Vec<u8>,
+}
+
+const SAMPLES_HEADER: usize = 4 + 1 + 4;
+
+impl SamplesFramer {
+    pub fn new() -> Self {
+        let mut frame = Vec::with_capacity(SAMPLES_HEADER + FRAME_SAMPLES * 2);
+        frame.resize(SAMPLES_HEADER, 0);
+        SamplesFramer { frame }
+    }
+
+    fn len(&self) -> usize {
+        (self.frame.len() - SAMPLES_HEADER) / 2
+    }
+
+    /// Adds samples, writing every frame that fills up.
+    pub fn push(&mut self, w: &mut impl std::io::Write, samples: &[i16]) -> std::io::Result<()> {
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let (now, later) = rest.split_at((FRAME_SAMPLES - self.len()).min(rest.len()));
+            let start = self.frame.len();
+            self.frame.resize(start + now.len() * 2, 0);
+            for (b, s) in self.frame[start..].chunks_exact_mut(2).zip(now) {
+                b.copy_from_slice(&s.to_le_bytes());
+            }
+            rest = later;
+            if self.len() == FRAME_SAMPLES {
+                self.flush(w)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the samples gathered so far, if any, as one frame.
+    pub fn flush(&mut self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        let n = self.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let body = (1 + 4 + n * 2) as u32;
+        self.frame[..4].copy_from_slice(&body.to_le_bytes());
+        self.frame[4] = REPLY_SAMPLES;
+        self.frame[5..SAMPLES_HEADER].copy_from_slice(&(n as u32).to_le_bytes());
+        let written = w.write_all(&self.frame);
+        self.frame.truncate(SAMPLES_HEADER);
+        written
+    }
+}
+
+impl Default for SamplesFramer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 fn put_u32(b: &mut Vec<u8>, v: u32) {
     b.extend_from_slice(&v.to_le_bytes());
 }
@@ -390,6 +455,47 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever sizes the engine's buffers have, the frames carry the same samples in
+        /// order, every frame but the last is full, and each is written with one `write_all`.
+        #[test]
+        fn the_framer_gathers_buffers_into_full_frames(
+            pieces in prop::collection::vec(0usize..(FRAME_SAMPLES + 100), 0..6),
+        ) {
+            struct Writes(Vec<Vec<u8>>);
+            impl std::io::Write for Writes {
+                fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                    self.0.push(b.to_vec());
+                    Ok(b.len())
+                }
+                fn flush(&mut self) -> std::io::Result<()> {
+                    Ok(())
+                }
+            }
+            let mut sent = Vec::new();
+            let mut framer = SamplesFramer::new();
+            let mut writes = Writes(Vec::new());
+            for n in pieces {
+                let piece: Vec<i16> = (0..n).map(|i| (sent.len() + i) as i16 ^ 0x5a5a).collect();
+                framer.push(&mut writes, &piece).unwrap();
+                sent.extend(piece);
+            }
+            framer.flush(&mut writes).unwrap();
+            let mut got = Vec::new();
+            let count = writes.0.len();
+            for (i, frame) in writes.0.iter().enumerate() {
+                let len = u32::from_le_bytes(frame[..4].try_into().unwrap()) as usize;
+                prop_assert_eq!(len, frame.len() - 4);
+                let before = got.len();
+                prop_assert_eq!(Reply::decode_into(&frame[4..], &mut got), Ok(None));
+                let n = got.len() - before;
+                prop_assert!(n > 0 && n <= FRAME_SAMPLES);
+                if i + 1 < count {
+                    prop_assert_eq!(n, FRAME_SAMPLES);
+                }
+            }
+            prop_assert_eq!(got, sent);
+        }
+
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
             let _ = Reply::decode(&bytes);

@@ -19,7 +19,7 @@
 //! created then). The fault tests of the conformance suite use it.
 
 use super::ffi::{CopyEnded, Engine, LoadError};
-use super::protocol::{Hello, Reply, Request, write_samples_frame};
+use super::protocol::{Hello, Reply, Request, SamplesFramer};
 use crate::process::{read_frame, write_frame};
 use std::ffi::OsStr;
 use std::fs::File;
@@ -94,13 +94,14 @@ pub fn run(library: &OsStr) -> i32 {
             {
                 return code;
             }
-            // A 64 kB buffer: the unit's audio streams through it, never held whole.
-            let mut out = std::io::BufWriter::with_capacity(64 * 1024, &mut output);
+            // The unit's audio streams through one frame's buffer, never held whole.
+            let mut framer = SamplesFramer::new();
             let (mut failed, mut total) = (false, 0u64);
             let spoken = engine.synthesize(&request.text, &mut |samples| {
                 total += samples.len() as u64;
-                failed |= write_samples_frame(&mut out, samples).is_err();
+                failed |= framer.push(&mut output, samples).is_err();
             });
+            failed |= framer.flush(&mut output).is_err();
             let reply = match spoken {
                 Ok(events) => Reply::Done {
                     samples: total,
@@ -108,7 +109,7 @@ pub fn run(library: &OsStr) -> i32 {
                 },
                 Err(message) => Reply::Error(message),
             };
-            match write_frame(&mut out, &reply.encode()) {
+            match write_frame(&mut output, &reply.encode()) {
                 Ok(()) if !failed => 0,
                 _ => 1,
             }
