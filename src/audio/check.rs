@@ -138,56 +138,45 @@ struct Scan {
     longest_inner_silence: u64,
 }
 
-/// Measures everything in one pass, 64 samples at a time: the inner loop has no branches (so
-/// it compiles to SIMD), and silence runs are found from a bit mask of the loud samples, with
-/// work per change between sound and silence rather than per sample. Every sample of every
-/// unit passes through here, so it matters: the straightforward four passes cost as much CPU
-/// as the rest of the mock pipeline.
+/// Measures everything in one pass, 64 samples at a time. Peak and full-scale count have no
+/// branches (so they compile to SIMD); a chunk whose peak is below [`SILENT_PEAK`] is all
+/// silence, and in any other the first and last loud samples are found from its ends, where
+/// speech puts them. Silence inside a chunk (at most 62 frames) is looked at only until a
+/// longer run was seen, early in any speech. Every sample of every unit passes through here,
+/// so it matters: the straightforward four passes cost as much CPU as the rest of the mock
+/// pipeline.
 fn scan(samples: &[i16]) -> Scan {
     let (mut peak, mut full, mut longest) = (0u16, 0usize, 0u64);
+    let loud = |s: &i16| s.unsigned_abs() >= SILENT_PEAK as u16;
     // Quiet frames since the last loud one; `None` before the first sound.
     let mut quiet: Option<u64> = None;
     for chunk in samples.chunks(64) {
-        let (mut flags, mut chunk_peak, mut chunk_full) = ([0u8; 64], 0u16, 0u16);
-        for (f, &s) in flags.iter_mut().zip(chunk) {
-            let a = s.unsigned_abs();
-            chunk_peak = chunk_peak.max(a);
+        let (mut chunk_peak, mut chunk_full) = (0u16, 0u16);
+        for &s in chunk {
+            chunk_peak = chunk_peak.max(s.unsigned_abs());
             chunk_full += u16::from((s == i16::MAX) | (s == i16::MIN));
-            *f = u8::from(a >= SILENT_PEAK as u16);
         }
         peak = peak.max(chunk_peak);
         full += usize::from(chunk_full);
-        // Eight 0/1 bytes become eight bits with one multiplication.
-        let mut loud = 0u64;
-        for (k, bytes) in flags.chunks_exact(8).enumerate() {
-            let v = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
-            loud |= (v.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
-        }
-        if loud == 0 {
+        if chunk_peak < SILENT_PEAK as u16 {
             if let Some(q) = quiet.as_mut() {
                 *q += chunk.len() as u64;
             }
             continue;
         }
-        let first = loud.trailing_zeros();
+        let first = chunk.iter().position(loud).unwrap_or(0);
+        let last = chunk.iter().rposition(loud).unwrap_or(first);
         if let Some(q) = quiet {
-            longest = longest.max(q + u64::from(first));
+            longest = longest.max(q + first as u64);
         }
-        // The gaps between loud samples inside the chunk: at most 62 frames, so once a longer
-        // run was seen (early in any speech) they cannot matter and are not looked for.
-        let mut rest = if longest < 62 { loud >> first } else { 0 };
-        loop {
-            let ones = rest.trailing_ones();
-            rest = rest.checked_shr(ones).unwrap_or(0);
-            if rest == 0 {
-                break;
+        if longest < 62 {
+            let mut run = 0u64;
+            for s in &chunk[first..=last] {
+                run = if loud(s) { 0 } else { run + 1 };
+                longest = longest.max(run);
             }
-            let zeros = rest.trailing_zeros();
-            longest = longest.max(u64::from(zeros));
-            rest >>= zeros;
         }
-        let last = 63 - u64::from(loud.leading_zeros());
-        quiet = Some(chunk.len() as u64 - 1 - last);
+        quiet = Some((chunk.len() - 1 - last) as u64);
     }
     Scan {
         peak,

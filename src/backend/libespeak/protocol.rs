@@ -153,11 +153,11 @@ impl Reply {
         let n = r.u32()? as usize;
         let bytes = r.take(n.checked_mul(2).ok_or("too many samples")?)?;
         r.end()?;
-        out.extend(
-            bytes
-                .chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]])),
-        );
+        let start = out.len();
+        out.resize(start + n, 0);
+        for (s, b) in out[start..].iter_mut().zip(bytes.chunks_exact(2)) {
+            *s = i16::from_le_bytes([b[0], b[1]]);
+        }
         Ok(None)
     }
 
