@@ -9,7 +9,7 @@
 #
 # aloud runs with --no-cache, so every run synthesizes everything. Prints wall time, CPU time
 # (user+sys of the whole process tree) and memory for each (median of RUNS runs) and the
-# ratios to (a) as a Markdown table. Memory is given twice: GNU time's peak RSS, which is
+# ratios to (a) as a Markdown table. The runs go in rounds (a, b, c, c', d, then again). Memory is given twice: GNU time's peak RSS, which is
 # that of the largest single process, and the peak of the whole process tree's proportional
 # set size (PSS: shared pages split between the processes sharing them, so the sum is the
 # tree's real footprint), sampled every 0.1 s in one extra, untimed run. Needs espeak-ng, libespeak-ng1, sox and GNU
@@ -50,38 +50,53 @@ tree_pss() {
     awk '{ s += $1 } END { print s + 0 }'
 }
 
-# measure NAME COMMAND...: runs it RUNS times under GNU time, recording "wall cpu rss_kib" per
-# run, then once more to sample the process tree's PSS. The sampler (ps and a read of every
-# process's smaps every 0.1 s) costs CPU of its own, which on a small machine would slow the
-# command it watches, so the timed runs are not sampled.
-measure() {
-  local name=$1; shift
-  : > "$WORK/$name.times"
-  for _ in $(seq "$RUNS"); do
-    rm -rf "$WORK/out" "$WORK"/paras/*.wav "$WORK"/*.wav
-    /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/$name.err" ||
-      { echo "bench: $name failed:" >&2; cat "$WORK/$name.err" >&2; exit 1; }
-    awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' "$WORK/t" >> "$WORK/$name.times"
-  done
-  rm -rf "$WORK/out" "$WORK"/paras/*.wav "$WORK"/*.wav
-  "$@" >/dev/null 2>"$WORK/$name.err" &
+# The five commands.
+CMD_a=(espeak-ng -f "$WORK/corpus.txt" -w "$WORK/a.wav")
+CMD_b=(sh -c "ls '$WORK'/paras/*.txt | xargs -P$CORES -I{} espeak-ng -f {} -w {}.wav && sox '$WORK'/paras/*.wav '$WORK/b.wav'")
+CMD_c=("$ALOUD" convert -q -j "$CORES" --no-cache --backend espeak-ng-process "$WORK/corpus.txt" -o "$WORK/out")
+CMD_l=("$ALOUD" convert -q -j "$CORES" --no-cache "$WORK/corpus.txt" -o "$WORK/out")
+CMD_d=("$ALOUD" convert -q -j "$CORES" --no-cache --backend mock "$WORK/corpus.txt" -o "$WORK/out")
+NAMES="a b c l d"
+
+clean() { rm -rf "$WORK/out" "$WORK"/paras/*.wav "$WORK"/*.wav; }
+
+# timed NAME: runs command NAME once under GNU time, appending "wall cpu rss_kib".
+timed() {
+  local -n argv="CMD_$1"
+  clean
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "${argv[@]}" >/dev/null 2>"$WORK/$1.err" ||
+    { echo "bench: $1 failed:" >&2; cat "$WORK/$1.err" >&2; exit 1; }
+  awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' "$WORK/t" >> "$WORK/$1.times"
+}
+
+# sampled NAME: runs command NAME once more, untimed, sampling the process tree's PSS. The
+# sampler (ps and a read of every process's smaps every 0.1 s) costs CPU of its own, which on
+# a small machine would slow the command it watches, so the timed runs are not sampled.
+sampled() {
+  local -n argv="CMD_$1"
+  clean
+  "${argv[@]}" >/dev/null 2>"$WORK/$1.err" &
   local pid=$! peak=0 now
   while kill -0 "$pid" 2>/dev/null; do
     now=$(tree_pss "$pid" || echo 0)
     if [ "$now" -gt "$peak" ]; then peak=$now; fi
     sleep 0.1
   done
-  wait "$pid" || { echo "bench: $name failed:" >&2; cat "$WORK/$name.err" >&2; exit 1; }
-  echo "$peak" > "$WORK/$name.pss"
+  wait "$pid" || { echo "bench: $1 failed:" >&2; cat "$WORK/$1.err" >&2; exit 1; }
+  echo "$peak" > "$WORK/$1.pss"
 }
+
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
 
-measure a espeak-ng -f "$WORK/corpus.txt" -w "$WORK/a.wav"
-measure b sh -c "ls '$WORK'/paras/*.txt | xargs -P$CORES -I{} espeak-ng -f {} -w {}.wav && sox '$WORK'/paras/*.wav '$WORK/b.wav'"
-measure c "$ALOUD" convert -q -j "$CORES" --no-cache --backend espeak-ng-process "$WORK/corpus.txt" -o "$WORK/out"
-measure l "$ALOUD" convert -q -j "$CORES" --no-cache "$WORK/corpus.txt" -o "$WORK/out"
-measure d "$ALOUD" convert -q -j "$CORES" --no-cache --backend mock "$WORK/corpus.txt" -o "$WORK/out"
+# Rounds of all five, so that a machine whose speed drifts during the run (a shared host,
+# say) slows every command alike rather than whichever ran at the time.
+for n in $NAMES; do : > "$WORK/$n.times"; done
+for _ in $(seq "$RUNS"); do
+  for n in $NAMES; do timed "$n"; done
+done
+for n in $NAMES; do sampled "$n"; done
+clean
 
 "$ALOUD" convert -q -j "$CORES" --no-cache --backend espeak-ng-process "$WORK/corpus.txt" -o "$WORK/out"
 audio=$(awk '/"duration_seconds"/ { gsub(/,/, ""); print $2; exit }' "$WORK/out/corpus.json")
