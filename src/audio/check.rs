@@ -139,15 +139,16 @@ struct Scan {
 }
 
 /// Measures everything in one pass, 64 samples at a time. Peak and full-scale count have no
-/// branches (so they compile to SIMD); a chunk whose peak is below [`SILENT_PEAK`] is all
-/// silence, and in any other the first and last loud samples are found from its ends, where
-/// speech puts them. Silence inside a chunk (at most 62 frames) is looked at only until a
-/// longer run was seen, early in any speech. Every sample of every unit passes through here,
-/// so it matters: the straightforward four passes cost as much CPU as the rest of the mock
-/// pipeline.
+/// branches (so they compile to SIMD), and a chunk whose peak is below [`SILENT_PEAK`] is all
+/// silence. In any other chunk, silence inside it (at most 62 frames) matters only until a
+/// longer run was seen, early in any speech: until then the chunk's loud samples become a bit
+/// mask whose gaps cost work per change between sound and silence, not per sample; after, only
+/// its first and last loud samples are wanted, and they are found from its ends. Every sample
+/// of every unit passes through here, so it matters: the straightforward four passes cost as
+/// much CPU as the rest of the mock pipeline.
 fn scan(samples: &[i16]) -> Scan {
     let (mut peak, mut full, mut longest) = (0u16, 0usize, 0u64);
-    let loud = |s: &i16| s.unsigned_abs() >= SILENT_PEAK as u16;
+    let is_loud = |s: &i16| s.unsigned_abs() >= SILENT_PEAK as u16;
     // Quiet frames since the last loud one; `None` before the first sound.
     let mut quiet: Option<u64> = None;
     for chunk in samples.chunks(64) {
@@ -164,17 +165,28 @@ fn scan(samples: &[i16]) -> Scan {
             }
             continue;
         }
-        let first = chunk.iter().position(loud).unwrap_or(0);
-        let last = chunk.iter().rposition(loud).unwrap_or(first);
+        let (first, last) = if longest < 62 {
+            let loud = loud_mask(chunk);
+            let first = loud.trailing_zeros();
+            // The gaps between loud samples inside the chunk.
+            let mut rest = loud >> first;
+            loop {
+                let ones = rest.trailing_ones();
+                rest = rest.checked_shr(ones).unwrap_or(0);
+                if rest == 0 {
+                    break;
+                }
+                let zeros = rest.trailing_zeros();
+                longest = longest.max(u64::from(zeros));
+                rest >>= zeros;
+            }
+            (first as usize, 63 - loud.leading_zeros() as usize)
+        } else {
+            let first = chunk.iter().position(is_loud).unwrap_or(0);
+            (first, chunk.iter().rposition(is_loud).unwrap_or(first))
+        };
         if let Some(q) = quiet {
             longest = longest.max(q + first as u64);
-        }
-        if longest < 62 {
-            let mut run = 0u64;
-            for s in &chunk[first..=last] {
-                run = if loud(s) { 0 } else { run + 1 };
-                longest = longest.max(run);
-            }
         }
         quiet = Some((chunk.len() - 1 - last) as u64);
     }
@@ -183,6 +195,21 @@ fn scan(samples: &[i16]) -> Scan {
         full,
         longest_inner_silence: longest,
     }
+}
+
+/// Bit `i` set when sample `i` of the chunk (at most 64) is at or above [`SILENT_PEAK`].
+fn loud_mask(chunk: &[i16]) -> u64 {
+    let mut flags = [0u8; 64];
+    for (f, &s) in flags.iter_mut().zip(chunk) {
+        *f = u8::from(s.unsigned_abs() >= SILENT_PEAK as u16);
+    }
+    // Eight 0/1 bytes become eight bits with one multiplication.
+    let mut loud = 0u64;
+    for (k, bytes) in flags.chunks_exact(8).enumerate() {
+        let v = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+        loud |= (v.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    loud
 }
 
 fn round3(v: f64) -> f64 {
