@@ -487,8 +487,12 @@ impl Worker {
             let message = format!("a frame of {len} bytes is over the limit");
             return Err(self.broken(message, mark));
         }
-        body.clear();
-        body.resize(len, 0);
+        // Only growth is zeroed: frames of one size reuse the buffer as it is.
+        if body.len() < len {
+            body.resize(len, 0);
+        } else {
+            body.truncate(len);
+        }
         self.read_exactly(body, deadline, timeout, mark)
     }
 

@@ -150,13 +150,21 @@ impl Reply {
             return Reply::decode(body).map(Some);
         }
         let mut r = Reader::new(&body[1..]);
+        if r.u8()? != 0 {
+            return Err("a samples frame without its padding byte".into());
+        }
         let n = r.u32()? as usize;
         let bytes = r.take(n.checked_mul(2).ok_or("too many samples")?)?;
         r.end()?;
-        let start = out.len();
-        out.resize(start + n, 0);
-        for (s, b) in out[start..].iter_mut().zip(bytes.chunks_exact(2)) {
-            *s = i16::from_le_bytes([b[0], b[1]]);
+        // The samples start 6 bytes into the body, so in a body read into a vector of bytes
+        // they are 2-aligned and, on a little-endian machine, are the i16 values themselves.
+        match bytemuck::try_cast_slice::<u8, i16>(bytes) {
+            Ok(samples) if cfg!(target_endian = "little") => out.extend_from_slice(samples),
+            _ => out.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]])),
+            ),
         }
         Ok(None)
     }
@@ -239,9 +247,9 @@ impl Reply {
 
 /// Writes a whole [`Reply::Samples`] frame (header included) for `samples`.
 pub fn write_samples_frame(w: &mut impl std::io::Write, samples: &[i16]) -> std::io::Result<()> {
-    let body = 1 + 4 + samples.len() * 2;
+    let body = 2 + 4 + samples.len() * 2;
     w.write_all(&(body as u32).to_le_bytes())?;
-    w.write_all(&[REPLY_SAMPLES])?;
+    w.write_all(&[REPLY_SAMPLES, 0])?;
     w.write_all(&(samples.len() as u32).to_le_bytes())?;
     let mut buf = [0u8; 4096];
     for chunk in samples.chunks(buf.len() / 2) {
@@ -265,7 +273,8 @@ pub struct SamplesFramer {
     frame: Vec<u8>,
 }
 
-const SAMPLES_HEADER: usize = 4 + 1 + 4;
+/// Frame length, tag, a zero byte (so the samples are 2-aligned in the body), count.
+const SAMPLES_HEADER: usize = 4 + 1 + 1 + 4;
 
 impl SamplesFramer {
     pub fn new() -> Self {
@@ -302,10 +311,11 @@ impl SamplesFramer {
         if n == 0 {
             return Ok(());
         }
-        let body = (1 + 4 + n * 2) as u32;
+        let body = (SAMPLES_HEADER - 4 + n * 2) as u32;
         self.frame[..4].copy_from_slice(&body.to_le_bytes());
         self.frame[4] = REPLY_SAMPLES;
-        self.frame[5..SAMPLES_HEADER].copy_from_slice(&(n as u32).to_le_bytes());
+        self.frame[5] = 0;
+        self.frame[6..SAMPLES_HEADER].copy_from_slice(&(n as u32).to_le_bytes());
         let written = w.write_all(&self.frame);
         self.frame.truncate(SAMPLES_HEADER);
         written
@@ -419,6 +429,12 @@ mod tests {
         let mut into = vec![5];
         assert_eq!(Reply::decode_into(&samples.encode(), &mut into), Ok(None));
         assert_eq!(into, [5, 0, -1, i16::MAX, i16::MIN]);
+        // A body at an odd address (its samples unaligned) decodes the same, the slow way.
+        let mut shifted = vec![0u8];
+        shifted.extend_from_slice(&samples.encode());
+        let mut unaligned = Vec::new();
+        assert_eq!(Reply::decode_into(&shifted[1..], &mut unaligned), Ok(None));
+        assert_eq!(unaligned, [0, -1, i16::MAX, i16::MIN]);
         let mut framed = Vec::new();
         write_samples_frame(&mut framed, &[0, -1, i16::MAX, i16::MIN]).unwrap();
         assert_eq!(framed[4..], samples.encode());
