@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = read_wav_bytes(data);
     let _ = inspect(Cursor::new(data));
 
-    let Some((&head, rest)) = data.split_first() else { return };
+    let Some((&head, rest)) = data.split_first() else {
+        return;
+    };
     let rate = [8000u32, 16000, 22050, 44100, 48000][usize::from(head) % 5];
     let rf64 = head & 0x80 != 0;
     let mut w = WavWriter::new(Cursor::new(Vec::new()), rate, &[(*b"INAM", "fuzz")]).unwrap();
@@ -21,12 +23,17 @@ fuzz_target!(|data: &[u8]| {
         w = w.with_rf64_threshold(16);
     }
     let mut regions = Vec::new();
-    for (i, chunk) in rest.chunks(7).take(40).enumerate() {
+    for chunk in rest.chunks(7).take(40) {
         let start = w.frames();
         let len = usize::from(chunk[0]) * 3 + 1;
-        w.write_samples(&vec![i16::from(chunk[0]) - 128; len]).unwrap();
+        w.write_samples(&vec![i16::from(chunk[0]) - 128; len])
+            .unwrap();
         let title = String::from_utf8_lossy(&chunk[1..]).replace('\0', "");
-        regions.push(CueRegion { title, start, length: w.frames() - start });
+        regions.push(CueRegion {
+            title,
+            start,
+            length: w.frames() - start,
+        });
     }
     let total = w.frames();
     let bytes = w.finish(&regions).unwrap().into_inner();
