@@ -189,7 +189,9 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
 
     // The transcript: the article as written, one anchor per paragraph.
     h.push_str("<section class=\"transcript\" id=\"transcript\" aria-labelledby=\"transcript-h\" tabindex=\"-1\">\n<h2 id=\"transcript-h\">Transcript</h2>\n");
-    transcript(&mut h, m, &fragment_target);
+    // Each paragraph's words as written, for the transcript's spans and the page's data.
+    let words: Vec<Vec<PageWord>> = m.paragraphs.iter().map(page_words).collect();
+    transcript(&mut h, m, &words, &fragment_target);
     h.push_str("</section>\n</main>\n");
     let _ = writeln!(
         h,
@@ -218,10 +220,9 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
                 end: secs(p.end_frame),
             })
             .collect(),
-        words: m
-            .paragraphs
+        words: words
             .iter()
-            .flat_map(page_words)
+            .flatten()
             .map(|w| [secs(w.start), secs(w.end)])
             .collect(),
     };
@@ -330,10 +331,10 @@ fn chapter_list(h: &mut String, chapters: &[ChapterRecord], target: &str, rate: 
 
 /// The paragraphs as written: headings as headings, quotes as blockquotes, runs of list items
 /// as a list, preformatted text as `<pre>`; each with its anchor and a play control.
-fn transcript(h: &mut String, m: &Manifest, target: &str) {
+fn transcript(h: &mut String, m: &Manifest, words: &[Vec<PageWord>], target: &str) {
     let mut in_list = false;
     let mut next_word = 0;
-    for p in &m.paragraphs {
+    for (p, words) in m.paragraphs.iter().zip(words) {
         let is_item = p.kind == "list-item";
         if is_item && !in_list {
             h.push_str("<ul class=\"items\">\n");
@@ -351,7 +352,7 @@ fn transcript(h: &mut String, m: &Manifest, target: &str) {
             s = seconds(ms),
             clock = clock(ms),
         );
-        let text = words_html(&p.text, &page_words(p), &mut next_word);
+        let text = words_html(&p.text, words, &mut next_word);
         match p.kind.as_str() {
             "heading" => {
                 let level = heading_level(m, p);

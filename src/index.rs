@@ -66,9 +66,7 @@ pub fn rebuild(out_dir: &Path) -> Result<IndexReport, IndexError> {
 
 /// The index entries for every manifest under `out_dir`, sorted by path.
 pub fn collect(out_dir: &Path, warnings: &mut Vec<String>) -> Vec<IndexEntry> {
-    let mut found = Vec::new();
-    walk(out_dir, Path::new(""), &mut found, warnings);
-    let mut entries: Vec<IndexEntry> = found
+    let mut entries: Vec<IndexEntry> = json_files(out_dir, warnings)
         .into_iter()
         .filter_map(|rel| entry_for(out_dir, &rel, warnings))
         .collect();

@@ -41,6 +41,7 @@ pub struct Progress {
     verbose: bool,
     quiet: bool,
     bytes: Vec<u64>,
+    total_bytes: u64,
     started_articles: usize,
     started_bytes: u64,
     known_paragraphs: u64,
@@ -70,6 +71,7 @@ impl Progress {
             verbose,
             quiet,
             bytes: bytes.to_vec(),
+            total_bytes: bytes.iter().sum(),
             started_articles: 0,
             started_bytes: 0,
             known_paragraphs: 0,
@@ -124,14 +126,13 @@ impl Progress {
 
     fn redraw(&self) {
         let Some(bar) = &self.bar else { return };
-        let total_bytes: u64 = self.bytes.iter().sum();
         // Paragraph totals are known only for articles already read; estimate the rest by size.
         let total = if self.started_articles >= self.bytes.len() || self.started_bytes == 0 {
             format!("{}", self.known_paragraphs)
         } else {
             format!(
                 "~{}",
-                self.known_paragraphs * total_bytes / self.started_bytes.max(1)
+                self.known_paragraphs * self.total_bytes / self.started_bytes.max(1)
             )
         };
         let secs = self.started.elapsed().as_secs_f64().max(0.001);

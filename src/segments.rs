@@ -98,31 +98,26 @@ pub fn run(request: ConvertRequest, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
 
+    let failed = !errors.is_empty();
     let mut out = std::io::stdout().lock();
     let written = if json {
         let doc = Doc {
             articles: read.iter().map(|(s, a, u)| article_doc(s, a, u)).collect(),
             errors,
         };
-        let failed = !doc.errors.is_empty();
         let text = serde_json::to_string_pretty(&doc)?;
-        let r = writeln!(out, "{text}");
-        (r, failed)
+        writeln!(out, "{text}")
     } else {
-        let failed = !errors.is_empty();
-        let mut r = Ok(());
-        for (source, article, units) in &read {
-            r = r.and_then(|_| write_text(&mut out, source, article, units));
-        }
-        (r, failed)
+        read.iter()
+            .try_for_each(|(source, article, units)| write_text(&mut out, source, article, units))
     };
-    match written.0 {
+    match written {
         // A closed pipe (`aloud segments x | head`) is not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         Err(e) => return Err(e.into()),
         Ok(()) => {}
     }
-    Ok(if written.1 {
+    Ok(if failed {
         ExitCode::Failure
     } else {
         ExitCode::Success
@@ -208,12 +203,7 @@ fn write_text(
     )?;
     for (i, p) in a.paragraphs.iter().enumerate() {
         for s in skipped_before.get(&i).into_iter().flatten() {
-            writeln!(
-                out,
-                "      (not spoken: {} block, {} lines)",
-                s.kind,
-                s.text.lines().count()
-            )?;
+            write_skipped(out, s)?;
         }
         let k = chapter_of[i];
         if let Some(c) = a.chapters.get(k).filter(|c| c.first_paragraph == i) {
@@ -236,12 +226,16 @@ fn write_text(
         .iter()
         .filter(|s| s.before_paragraph >= a.paragraphs.len())
     {
-        writeln!(
-            out,
-            "      (not spoken: {} block, {} lines)",
-            s.kind,
-            s.text.lines().count()
-        )?;
+        write_skipped(out, s)?;
     }
     Ok(())
+}
+
+fn write_skipped(out: &mut impl Write, s: &crate::text::Skipped) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "      (not spoken: {} block, {} lines)",
+        s.kind,
+        s.text.lines().count()
+    )
 }

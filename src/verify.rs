@@ -34,28 +34,29 @@ pub struct Verdict {
 
 /// `aloud verify TARGET...` (manifests or folders). Returns the exit code.
 pub fn run(targets: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
-    let mut manifests = Vec::new();
+    // Each file is read once, and verified as soon as it is found to be a manifest.
+    let mut verdicts = Vec::new();
     for t in targets {
         if t.is_dir() {
             let mut warnings = Vec::new();
             for rel in crate::index::json_files(t, &mut warnings) {
                 let path = t.join(rel);
-                if is_manifest(&path) {
-                    manifests.push(path);
+                let bytes = std::fs::read(&path);
+                if bytes.as_deref().is_ok_and(is_manifest) {
+                    verdicts.push(verify_read(&path, bytes));
                 }
             }
             for w in warnings {
                 report::warning(w);
             }
         } else {
-            manifests.push(t.clone());
+            verdicts.push(verify(t));
         }
     }
-    if manifests.is_empty() {
+    if verdicts.is_empty() {
         report::error("no aloud manifests (NAME.json) found to verify");
         return Ok(ExitCode::Failure);
     }
-    let verdicts: Vec<Verdict> = manifests.iter().map(|m| verify(m)).collect();
     let failed = verdicts.iter().filter(|v| !v.problems.is_empty()).count();
     if json {
         use std::io::Write;
@@ -94,17 +95,24 @@ pub fn run(targets: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn is_manifest(path: &Path) -> bool {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v["format"] == manifest::FORMAT)
+/// Whether `bytes` are JSON with aloud's manifest `format` (other fields are skipped, not built).
+fn is_manifest(bytes: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        format: serde_json::Value,
+    }
+    serde_json::from_slice::<Probe>(bytes).is_ok_and(|p| p.format == manifest::FORMAT)
 }
 
 /// Verifies one manifest and the files it lists.
 pub fn verify(path: &Path) -> Verdict {
+    verify_read(path, std::fs::read(path))
+}
+
+/// [`verify`], given what reading the manifest gave.
+fn verify_read(path: &Path, read: std::io::Result<Vec<u8>>) -> Verdict {
     let mut problems = Vec::new();
-    match std::fs::read(path)
+    match read
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice::<Manifest>(&b).map_err(|e| e.to_string()))
     {

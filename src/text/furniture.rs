@@ -78,11 +78,8 @@ fn parse_patterns(src: &str) -> Result<Vec<String>, String> {
 /// The form patterns are matched against: whitespace collapsed, typographic apostrophes
 /// plain, trailing `.`, `!` and `:` removed.
 pub fn canonical(line: &str) -> String {
-    let collapsed = line
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace(['\u{2019}', '\u{2018}', '\u{02bc}'], "'");
+    let collapsed =
+        super::normalize_whitespace(line).replace(['\u{2019}', '\u{2018}', '\u{02bc}'], "'");
     collapsed
         .trim_end_matches(['.', '!', ':', ' ', '\u{2026}'])
         .to_string()

@@ -6,7 +6,7 @@ pub const MAX_TITLE_CHARS: usize = 60;
 /// The opening words of `text`, cut at a word boundary to at most `max` characters (counting
 /// the ellipsis that marks the cut). A first word longer than that is cut inside the word.
 pub fn opening_words(text: &str, max: usize) -> String {
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = super::normalize_whitespace(text);
     if text.chars().count() <= max {
         return text;
     }
