@@ -1,9 +1,9 @@
-//! Loudness: measure it while writing, and bring a finished article to a target.
+//! Loudness: measure a finished article, and bring it to a target.
 //!
-//! - [`Meter`] measures a stream of 16-bit samples: integrated loudness as EBU R128 / ITU-R
-//!   BS.1770-4 defines it (K-weighting, 400 ms blocks every 100 ms, the absolute and the
-//!   relative gate; computed by the `ebur128` crate) and the true peak. The writer feeds it the
-//!   samples it writes, so measuring costs no second pass over the file.
+//! - [`measure`] reads a finished WAV's samples back, in pieces measured at once, for the
+//!   integrated loudness as EBU R128 / ITU-R BS.1770-4 defines it (K-weighting, 400 ms blocks
+//!   every 100 ms, the absolute and the relative gate; computed by the `ebur128` crate) and the
+//!   true peak. [`Meter`] measures one stream of samples fed in order the same way.
 //! - [`normalize`] rewrites a finished WAV's samples in place: one gain for the whole article,
 //!   so that its integrated loudness hits the target, and a look-ahead true-peak limiter so
 //!   that no peak between samples exceeds the ceiling. The limiter's gain is smooth (a linear
@@ -35,7 +35,7 @@ type FinePeaks = PeakScan<8, 32>;
 /// The meter's: the same filter, looking only next to the samples' own peaks.
 type MeterPeaks = PeakScan<8, 32>;
 /// Taps on each side of an interval in the limiter's detector.
-const LIMITER_HALF: usize = 16;
+const LIMITER_HALF: usize = FinePeaks::HALF;
 /// Intervals whose bound is checked at once.
 const BLOCK: usize = 64;
 /// Full scale of 16-bit audio.
@@ -106,17 +106,6 @@ impl Meter {
             f.clear();
             f.extend(chunk.iter().map(|&s| f32::from(s)));
             self.peak.push(&f);
-        }
-    }
-
-    /// Adds `frames` frames of digital silence.
-    pub fn add_silence(&mut self, frames: u64) {
-        const ZEROS: [i16; 4096] = [0; 4096];
-        let mut left = frames;
-        while left > 0 {
-            let n = left.min(ZEROS.len() as u64) as usize;
-            self.add(&ZEROS[..n]);
-            left -= n as u64;
         }
     }
 
@@ -204,7 +193,6 @@ fn measure_in_pieces(
                         let _ = ebu.seed_frames_i16(&samples[..seed]);
                         let _ = ebu.add_frames_i16(&samples[seed..]);
                         history.extend(samples.iter().map(|&v| f32::from(v)));
-                        from = start;
                     }
                     let mut peak = TruePeak::starting_at(start, &history);
                     // The peak scan of a piece needs a little of the next piece.
