@@ -114,7 +114,7 @@ pub fn webvtt(m: &Manifest) -> String {
                 out.push('>');
                 last = t;
             }
-            out.push_str(&escape(&text));
+            out.push_str(&crate::chapters::vtt_text(&text));
         }
         out.push('\n');
     }
@@ -272,12 +272,6 @@ fn wrap(pieces: &mut [(Option<u64>, String)]) {
     if let Some((_, k, bi)) = best {
         pieces[k].1.replace_range(bi..bi + 1, "\n");
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// The byte range of `part`, a slice of `whole`.

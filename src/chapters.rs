@@ -78,10 +78,14 @@ pub fn vtt_timestamp(ms: u64) -> String {
 
 fn vtt_escape(s: &str) -> String {
     // Titles are single-line already; a stray line break would end the cue.
+    vtt_text(s).replace(['\n', '\r'], " ")
+}
+
+/// `&`, `<` and `>` escaped, as WebVTT cue text needs them.
+pub(crate) fn vtt_text(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-        .replace(['\n', '\r'], " ")
 }
 
 /// The global `key=value` tags an FFmetadata file (and so every encoded file) carries:
@@ -262,8 +266,8 @@ pub fn chapters_json(about: &About<'_>, chapters: &[ChapterSpan], sample_rate: u
                 parent: chapters[..i].iter().rposition(|p| p.level < c.level),
                 start_frame: c.start,
                 end_frame: c.end,
-                start: frames_to_ms(c.start, sample_rate) as f64 / 1000.0,
-                end: frames_to_ms(c.end, sample_rate) as f64 / 1000.0,
+                start: crate::manifest::seconds(c.start, sample_rate),
+                end: crate::manifest::seconds(c.end, sample_rate),
             })
             .collect(),
     };

@@ -92,7 +92,7 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
         .map(|a| url_path(&a.name))
         .unwrap_or_default();
     let rate = m.sample_rate;
-    let secs = |frames: u64| frames_to_ms(frames, rate) as f64 / 1000.0;
+    let secs = |frames: u64| crate::manifest::seconds(frames, rate);
     let total_ms = frames_to_ms(m.total_frames, rate);
     let title = escape(&m.title);
 
