@@ -254,16 +254,17 @@ pub fn chapters_json(about: &About<'_>, chapters: &[ChapterSpan], sample_rate: u
         start: f64,
         end: f64,
     }
+    let parents = crate::text::parents_by_level(chapters.iter().map(|c| c.level));
     let doc = Doc {
         title: about.title,
         sample_rate,
         chapters: chapters
             .iter()
-            .enumerate()
-            .map(|(i, c)| Chapter {
+            .zip(parents)
+            .map(|(c, parent)| Chapter {
                 title: &c.title,
                 level: c.level,
-                parent: chapters[..i].iter().rposition(|p| p.level < c.level),
+                parent,
                 start_frame: c.start,
                 end_frame: c.end,
                 start: crate::manifest::seconds(c.start, sample_rate),

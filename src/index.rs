@@ -215,11 +215,7 @@ struct IndexFields {
 /// Writes a hidden temporary file in `dir` and renames it to `path`, so readers (and a
 /// concurrent rebuild) never see half a page. Published with the usual mode, umask applied.
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{INDEX_FILE}."))
-        .suffix(".tmp")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(dir)?;
+    let mut tmp = crate::pipeline::hidden_temp(dir, INDEX_FILE)?;
     tmp.write_all(bytes)?;
     tmp.flush()?;
     tmp.persist(path).map_err(|e| e.error)?;

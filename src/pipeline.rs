@@ -1748,13 +1748,17 @@ fn temp_beside(final_path: &Path) -> Result<NamedTempFile, ArticleError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // Outputs are published as they are; the umask still applies to this mode.
+    hidden_temp(dir, &stem).map_err(err)
+}
+
+/// A hidden temporary file `.NAME.XXXXXX.tmp` in `dir`, so that renaming it into `dir` is
+/// atomic, created with the mode outputs are published with (the umask still applies).
+pub(crate) fn hidden_temp(dir: &Path, name: &str) -> std::io::Result<NamedTempFile> {
     tempfile::Builder::new()
-        .prefix(&format!(".{stem}."))
+        .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)
-        .map_err(err)
 }
 
 /// A temporary output file being written.

@@ -637,21 +637,27 @@ fn set_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> nix::Result<()> {
     fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(|_| ())
 }
 
-fn drain_into(mut pipe: impl Read, sink: &Mutex<StderrTail>) {
+/// Reads `r` to its end, or to its first error, handing each piece read to `f`.
+fn read_pieces(mut r: impl Read, mut f: impl FnMut(&[u8])) {
     let mut buf = [0u8; 8192];
     loop {
-        let n = match pipe.read(&mut buf) {
+        match r.read(&mut buf) {
             Ok(0) => return,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(n) => f(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return,
-        };
+        }
+    }
+}
+
+fn drain_into(pipe: impl Read, sink: &Mutex<StderrTail>) {
+    read_pieces(pipe, |piece| {
         let mut tail = sink.lock().unwrap_or_else(|p| p.into_inner());
-        tail.total += n as u64;
-        tail.tail.extend(&buf[..n]);
+        tail.total += piece.len() as u64;
+        tail.tail.extend(piece);
         let excess = tail.tail.len().saturating_sub(KEEP_BYTES);
         tail.tail.drain(..excess);
-    }
+    });
 }
 
 fn kill_group(pgid: i32) {
@@ -689,30 +695,21 @@ pub(crate) fn stderr_suffix(stderr: &str) -> String {
 }
 
 /// Drains a pipe to its end, keeping the first and last [`KEEP_BYTES`] bytes.
-fn read_bounded(mut r: impl Read) -> Vec<u8> {
+fn read_bounded(r: impl Read) -> Vec<u8> {
     let mut head = Vec::new();
     let mut tail: std::collections::VecDeque<u8> = std::collections::VecDeque::new();
     let mut dropped = 0u64;
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        let mut chunk = &buf[..n];
+    read_pieces(r, |mut chunk| {
         if head.len() < KEEP_BYTES {
             let take = chunk.len().min(KEEP_BYTES - head.len());
             head.extend_from_slice(&chunk[..take]);
             chunk = &chunk[take..];
         }
         tail.extend(chunk);
-        while tail.len() > KEEP_BYTES {
-            tail.pop_front();
-            dropped += 1;
-        }
-    }
+        let excess = tail.len().saturating_sub(KEEP_BYTES);
+        tail.drain(..excess);
+        dropped += excess as u64;
+    });
     if dropped > 0 {
         head.extend_from_slice(format!("\n[... {dropped} bytes omitted ...]\n").as_bytes());
     }

@@ -91,10 +91,7 @@ pub fn find(
 ) -> Result<Vec<(PathBuf, ConfigFile)>, ConfigError> {
     if let Some(path) = explicit {
         let path = cwd.join(path);
-        let src = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+        let src = super::read_file(&path)?;
         return Ok(vec![(path.clone(), parse(&src, &path)?)]);
     }
     let mut candidates = vec![cwd.join(FILE_NAME)];
@@ -103,18 +100,13 @@ pub fn find(
     }
     let mut found = Vec::new();
     for path in candidates {
-        match std::fs::read_to_string(&path) {
-            Ok(src) => {
-                let file = parse(&src, &path)?;
-                found.push((path, file));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(ConfigError::File {
-                    path,
-                    message: e.to_string(),
-                });
-            }
+        let read = super::read_if_exists(&path).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(src) = read {
+            let file = parse(&src, &path)?;
+            found.push((path, file));
         }
     }
     Ok(found)
@@ -124,7 +116,7 @@ pub fn find(
 pub fn parse(src: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
     let mut file: ConfigFile = toml::from_str(src).map_err(|e| ConfigError::File {
         path: path.to_path_buf(),
-        message: e.to_string().trim_end().to_string(),
+        message: super::toml_message(&e),
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let rebase = |p: &mut PathBuf| {

@@ -826,6 +826,20 @@ fn read_file(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// A file that may be absent: `Ok(None)` when it does not exist.
+fn read_if_exists(path: &Path) -> std::io::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(src) => Ok(Some(src)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A TOML error as the messages give it: line, column and key, without the trailing newline.
+fn toml_message(e: &toml::de::Error) -> String {
+    e.to_string().trim_end().to_string()
+}
+
 fn check_range(option: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
     if (min..=max).contains(&value) {
         Ok(())

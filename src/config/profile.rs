@@ -151,15 +151,12 @@ pub fn load_profile(name: &str, cwd: &Path) -> Result<Option<(VoiceProfile, Orig
     }
     for dir in voice_dirs(cwd) {
         let path = dir.join(format!("{name}.toml"));
-        match std::fs::read_to_string(&path) {
-            Ok(src) => return parse_profile(&src, &path).map(|p| Some((p, Origin::File(path)))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(ConfigError::Profile {
-                    path,
-                    message: e.to_string(),
-                });
-            }
+        let read = super::read_if_exists(&path).map_err(|e| ConfigError::Profile {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(src) = read {
+            return parse_profile(&src, &path).map(|p| Some((p, Origin::File(path))));
         }
     }
     BUILTIN_PROFILES
@@ -208,7 +205,7 @@ pub fn list_profiles(cwd: &Path) -> Vec<(String, Origin, Result<VoiceProfile, Co
 pub fn parse_profile(src: &str, path: &Path) -> Result<VoiceProfile, ConfigError> {
     toml::from_str(src).map_err(|e| ConfigError::Profile {
         path: path.to_path_buf(),
-        message: e.to_string().trim_end().to_string(),
+        message: super::toml_message(&e),
     })
 }
 
@@ -216,17 +213,12 @@ pub fn parse_profile(src: &str, path: &Path) -> Result<VoiceProfile, ConfigError
 pub fn load_named_lexicon(name: &str, cwd: &Path) -> Result<LexiconFile, ConfigError> {
     for dir in voice_dirs(cwd) {
         let path = dir.join(format!("{name}.lexicon.toml"));
-        match std::fs::read_to_string(&path) {
-            Ok(src) => {
-                return parse_lexicon(&src).map_err(|message| ConfigError::File { path, message });
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(ConfigError::File {
-                    path,
-                    message: e.to_string(),
-                });
-            }
+        let read = super::read_if_exists(&path).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(src) = read {
+            return parse_lexicon(&src).map_err(|message| ConfigError::File { path, message });
         }
     }
     let Some((_, src)) = BUILTIN_LEXICONS.iter().find(|(n, _)| *n == name) else {

@@ -177,23 +177,26 @@ impl Article {
     /// For each chapter, the chapter it is nested in (the nearest earlier one of a lower
     /// level).
     pub fn chapter_parents(&self) -> Vec<Option<usize>> {
-        let mut stack: Vec<usize> = Vec::new();
-        self.chapters
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                while stack
-                    .last()
-                    .is_some_and(|&j| self.chapters[j].level >= c.level)
-                {
-                    stack.pop();
-                }
-                let parent = stack.last().copied();
-                stack.push(i);
-                parent
-            })
-            .collect()
+        parents_by_level(self.chapters.iter().map(|c| c.level))
     }
+}
+
+/// For each item of a list of nesting levels, the index of the item it is nested in: the
+/// nearest earlier one of a lower level. One pass, with a stack of the open ancestors.
+pub fn parents_by_level(levels: impl IntoIterator<Item = u8>) -> Vec<Option<usize>> {
+    let mut stack: Vec<(usize, u8)> = Vec::new();
+    levels
+        .into_iter()
+        .enumerate()
+        .map(|(i, level)| {
+            while stack.last().is_some_and(|&(_, l)| l >= level) {
+                stack.pop();
+            }
+            let parent = stack.last().map(|&(j, _)| j);
+            stack.push((i, level));
+            parent
+        })
+        .collect()
 }
 
 /// For each paragraph, the range of its units in `units` (units come in paragraph order).
