@@ -1,10 +1,10 @@
 //! Folder runs: the cache, up-to-date outputs, retries, shards and interruption.
 
-use crate::support::{SAMPLE, TestEnv, json_of, signal, stdout_json};
+use crate::support::{SAMPLE, TestEnv, json_of, stdout_json, stop_within};
 use nix::sys::signal::Signal;
 use predicates::prelude::*;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A small corpus of articles of mixed lengths in `in/`.
 fn corpus(env: &TestEnv, n: usize) {
@@ -265,14 +265,7 @@ fn interrupted_run(sig: Signal) -> TestEnv {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1200));
-    let sent = Instant::now();
-    signal(&child, sig);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        sent.elapsed() < Duration::from_secs(2),
-        "took {:?} to stop",
-        sent.elapsed()
-    );
+    let out = stop_within(child, sig, Duration::from_secs(2), "the run");
     assert_eq!(out.status.code(), Some(130));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(

@@ -5,7 +5,7 @@
 //!
 //! Also: Ctrl-C and SIGTERM at random moments of a real batch, ten times over.
 
-use crate::support::{TestEnv, fixture_engine, require, signal, stdout_json};
+use crate::support::{TestEnv, fixture_engine, require, stdout_json, stop_within};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -313,13 +313,11 @@ fn ten_interruptions_at_random_moments_lose_nothing_and_a_rerun_finishes_the_job
         } else {
             nix::sys::signal::Signal::SIGTERM
         };
-        let sent = Instant::now();
-        signal(&child, sig);
-        let result = child.wait_with_output().unwrap();
-        assert!(
-            sent.elapsed() < Duration::from_secs(2),
-            "trial {trial}: took {:?} to stop",
-            sent.elapsed()
+        let result = stop_within(
+            child,
+            sig,
+            Duration::from_secs(2),
+            &format!("trial {trial}"),
         );
         let code = result.status.code();
         assert!(

@@ -4,8 +4,8 @@
 //! loudness. A stand-in ffmpeg (`tests/fixtures/ffmpeg/ffmpeg`) fails, hangs or waits on cue.
 
 use crate::support::{
-    SAMPLE, TestEnv, json_of, output_of, process_gone, read_pid, require, sample_run, signal,
-    stdout_json, which,
+    SAMPLE, TestEnv, json_of, output_of, process_gone, read_pid, require, sample_run, stdout_json,
+    stop_within, which,
 };
 use nix::sys::signal::Signal;
 use serde_json::Value;
@@ -489,14 +489,19 @@ fn measured_loudness_agrees_with_ffmpeg_and_plain_wav_runs_skip_it_unasked() {
 
 /// A PATH with the stand-in ffmpeg first, and `REAL_FFMPEG` for it to call.
 fn fake_ffmpeg(cmd: &mut assert_cmd::Command) {
+    cmd.envs(fake_ffmpeg_env());
+}
+
+/// `PATH` with the fake ffmpeg first, and `REAL_FFMPEG`, the one it hands on to.
+fn fake_ffmpeg_env() -> [(&'static str, String); 2] {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ffmpeg");
     let path = format!(
         "{}:{}",
         fixtures.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    cmd.env("PATH", path)
-        .env("REAL_FFMPEG", which("ffmpeg").unwrap());
+    let real = which("ffmpeg").unwrap().display().to_string();
+    [("PATH", path), ("REAL_FFMPEG", real)]
 }
 
 #[test]
@@ -626,14 +631,9 @@ fn ctrl_c_kills_a_running_encode_and_leaves_no_temporary_files() {
     env.write("in/a.txt", "Quick.");
     env.write("in/b.txt", "This one hangs in ffmpeg.");
     let pidfile = env.path().join("ffmpeg.pid");
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ffmpeg");
     let child = env
         .aloud_std()
-        .env(
-            "PATH",
-            format!("{}:{}", fixtures.display(), std::env::var("PATH").unwrap()),
-        )
-        .env("REAL_FFMPEG", which("ffmpeg").unwrap())
+        .envs(fake_ffmpeg_env())
         .env("FAKE_FFMPEG_MATCH", "/.b.mp3.")
         .env("FAKE_FFMPEG_DO", "hang")
         .env("FAKE_FFMPEG_PID", &pidfile)
@@ -664,14 +664,7 @@ fn ctrl_c_kills_a_running_encode_and_leaves_no_temporary_files() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let pid = read_pid(&pidfile);
-    let sent = Instant::now();
-    signal(&child, Signal::SIGINT);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        sent.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        sent.elapsed()
-    );
+    let out = stop_within(child, Signal::SIGINT, Duration::from_secs(3), "aloud");
     assert_eq!(out.status.code(), Some(130));
     assert!(process_gone(pid), "ffmpeg {pid} is still running");
     let stderr = String::from_utf8(out.stderr).unwrap();

@@ -126,6 +126,25 @@ pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
 }
 
+/// Sends `sig` to `child`, waits for it to end and checks that it did within `within`;
+/// `what` names the run in the failure message.
+pub fn stop_within(
+    child: std::process::Child,
+    sig: nix::sys::signal::Signal,
+    within: std::time::Duration,
+    what: &str,
+) -> std::process::Output {
+    let sent = std::time::Instant::now();
+    signal(&child, sig);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < within,
+        "{what}: took {:?} to stop",
+        sent.elapsed()
+    );
+    out
+}
+
 /// The process id written to a pid file.
 pub fn read_pid(path: &Path) -> u32 {
     std::fs::read_to_string(path)

@@ -3,11 +3,11 @@
 
 use crate::support::{
     SAMPLE, TestEnv, ffprobe_chapters, fixture_engine, json_of, output_of, process_gone, read_pid,
-    require, require_piper, signal,
+    require, require_piper, stop_within,
 };
 use crate::tts_server::TtsServer;
 use predicates::prelude::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn tone_command() -> String {
     format!(
@@ -267,10 +267,12 @@ fn a_managed_server_starts_for_the_run_and_never_outlives_it() {
     // Wait until the server is up and the second paragraph's request hangs.
     std::thread::sleep(Duration::from_millis(2000));
     let pid = server_pid(&env);
-    let sent = Instant::now();
-    signal(&child, nix::sys::signal::Signal::SIGINT);
-    let out = child.wait_with_output().unwrap();
-    assert!(sent.elapsed() < Duration::from_secs(3));
+    let out = stop_within(
+        child,
+        nix::sys::signal::Signal::SIGINT,
+        Duration::from_secs(3),
+        "aloud",
+    );
     assert_eq!(
         out.status.code(),
         Some(130),
