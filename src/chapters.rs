@@ -333,8 +333,7 @@ pub fn cue_sheet(
     out.push_str(&format!("FILE \"{}\" {kind}\n", q(file_name)));
     let mut floor = 0u64;
     for (i, c) in tracks.into_iter().enumerate() {
-        let rate = u128::from(sample_rate.max(1));
-        let cd = ((u128::from(c.start) * 75 + rate / 2) / rate) as u64;
+        let cd = crate::audio::scale(c.start, sample_rate, 75);
         // Every track starts after the one before, even if rounding would merge them.
         let cd = if i == 0 { 0 } else { cd.max(floor) };
         floor = cd + 1;

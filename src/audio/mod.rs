@@ -70,13 +70,19 @@ impl Audio {
 
 /// Converts a frame count to whole milliseconds, rounding half up, in integer arithmetic.
 pub fn frames_to_ms(frames: u64, sample_rate: u32) -> u64 {
-    let rate = u128::from(sample_rate.max(1));
-    ((u128::from(frames) * 1000 + rate / 2) / rate) as u64
+    scale(frames, sample_rate, 1000)
 }
 
 /// Converts milliseconds to frames, rounding half up.
 pub fn ms_to_frames(ms: u64, sample_rate: u32) -> u64 {
-    ((u128::from(ms) * u128::from(sample_rate) + 500) / 1000) as u64
+    scale(ms, 1000, sample_rate)
+}
+
+/// `count × to / from` (a count of units of `1/from` s in units of `1/to` s), rounded half up,
+/// in integers; a `from` of 0 counts as 1.
+pub fn scale(count: u64, from: u32, to: u32) -> u64 {
+    let (f, t) = (u128::from(from.max(1)), u128::from(to));
+    ((u128::from(count) * t + f / 2) / f) as u64
 }
 
 #[cfg(test)]

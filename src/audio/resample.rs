@@ -5,7 +5,7 @@
 //! stay exact to the frame when converted the same way, and timing marks are moved with the
 //! same rounding. Deterministic: the same input gives the same output.
 
-use super::{Audio, Mark};
+use super::{Audio, Mark, scale};
 use audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Resampler};
 
@@ -47,12 +47,6 @@ pub fn resample(audio: Audio, to: u32) -> Result<Audio, String> {
         samples,
         marks,
     })
-}
-
-/// `frames × to / from`, rounded half up, in integers.
-pub fn scale(frames: u64, from: u32, to: u32) -> u64 {
-    let (f, t) = (u128::from(from.max(1)), u128::from(to));
-    ((u128::from(frames) * t + f / 2) / f) as u64
 }
 
 #[cfg(test)]
