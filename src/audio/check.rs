@@ -138,34 +138,45 @@ struct Scan {
     longest_inner_silence: u64,
 }
 
-/// Measures everything in one pass, 64 samples at a time. Peak and full-scale count have no
-/// branches (so they compile to SIMD), and a chunk whose peak is below [`SILENT_PEAK`] is all
-/// silence. In any other chunk, silence inside it (at most 62 frames) matters only until a
-/// longer run was seen, early in any speech: until then the chunk's loud samples become a bit
-/// mask whose gaps cost work per change between sound and silence, not per sample; after, only
-/// its first and last loud samples are wanted, and they are found from its ends. Every sample
-/// of every unit passes through here, so it matters: the straightforward four passes cost as
-/// much CPU as the rest of the mock pipeline.
+/// Measures everything in one pass, 64 samples at a time. Every sample of every unit passes
+/// through here, so it matters: the straightforward four passes cost as much CPU as the rest
+/// of the mock pipeline.
+/// - Each chunk's largest and smallest sample take no branches (so they compile to SIMD, even
+///   for the baseline x86-64); samples at full scale are counted only in a chunk that has one.
+/// - A chunk whose peak is below [`SILENT_PEAK`] is all silence.
+/// - Silence inside a loud chunk (at most 62 frames) matters only until a longer run was seen,
+///   early in any speech: until then the chunk's loud samples become a bit mask whose gaps
+///   cost work per change between sound and silence, not per sample.
+/// - A silence between loud chunks runs from the last loud sample of one to the first of the
+///   next; those are looked for only when the run could be longer than the longest so far.
 fn scan(samples: &[i16]) -> Scan {
     let (mut peak, mut full, mut longest) = (0u16, 0usize, 0u64);
     let is_loud = |s: &i16| s.unsigned_abs() >= SILENT_PEAK as u16;
-    // Quiet frames since the last loud one; `None` before the first sound.
-    let mut quiet: Option<u64> = None;
+    // The last loud chunk, with its quiet frames at the end when known; `None` before the
+    // first sound. Then the frames of the quiet chunks since.
+    let mut last_loud: Option<(&[i16], Option<u64>)> = None;
+    let mut quiet_between = 0u64;
     for chunk in samples.chunks(64) {
-        let (mut chunk_peak, mut chunk_full) = (0u16, 0u16);
+        let (mut high, mut low) = (0i16, 0i16);
         for &s in chunk {
-            chunk_peak = chunk_peak.max(s.unsigned_abs());
-            chunk_full += u16::from((s == i16::MAX) | (s == i16::MIN));
+            high = high.max(s);
+            low = low.min(s);
         }
+        if high == i16::MAX || low == i16::MIN {
+            full += chunk
+                .iter()
+                .filter(|&&s| s == i16::MAX || s == i16::MIN)
+                .count();
+        }
+        let chunk_peak = high.unsigned_abs().max(low.unsigned_abs());
         peak = peak.max(chunk_peak);
-        full += usize::from(chunk_full);
         if chunk_peak < SILENT_PEAK as u16 {
-            if let Some(q) = quiet.as_mut() {
-                *q += chunk.len() as u64;
-            }
+            quiet_between += chunk.len() as u64;
             continue;
         }
-        let (first, last) = if longest < 62 {
+        let end = chunk.len() as u64 - 1;
+        // Quiet frames at the chunk's start and end, when the bit mask gives them for free.
+        let (first, tail) = if longest < 62 {
             let loud = loud_mask(chunk);
             let first = loud.trailing_zeros();
             // The gaps between loud samples inside the chunk.
@@ -180,15 +191,25 @@ fn scan(samples: &[i16]) -> Scan {
                 longest = longest.max(u64::from(zeros));
                 rest >>= zeros;
             }
-            (first as usize, 63 - loud.leading_zeros() as usize)
+            let last = 63 - u64::from(loud.leading_zeros());
+            (Some(u64::from(first)), Some(end - last))
         } else {
-            let first = chunk.iter().position(is_loud).unwrap_or(0);
-            (first, chunk.iter().rposition(is_loud).unwrap_or(first))
+            (None, None)
         };
-        if let Some(q) = quiet {
-            longest = longest.max(q + first as u64);
+        if let Some((before, before_tail)) = last_loud {
+            let before_end = before.len() as u64 - 1;
+            let at_most = before_tail.unwrap_or(before_end) + quiet_between + first.unwrap_or(end);
+            if at_most > longest {
+                let before_tail = before_tail.unwrap_or_else(|| {
+                    before_end - before.iter().rposition(is_loud).unwrap_or(0) as u64
+                });
+                let first =
+                    first.unwrap_or_else(|| chunk.iter().position(is_loud).unwrap_or(0) as u64);
+                longest = longest.max(before_tail + quiet_between + first);
+            }
         }
-        quiet = Some((chunk.len() - 1 - last) as u64);
+        last_loud = Some((chunk, tail));
+        quiet_between = 0;
     }
     Scan {
         peak,
