@@ -467,18 +467,21 @@ impl Worker {
         timeout: Duration,
     ) -> Result<Vec<u8>, WorkerError> {
         let mut body = Vec::new();
-        self.receive_into(&mut body, deadline, timeout)?;
+        self.receive_head(&mut body, MAX_FRAME, deadline, timeout)?;
         Ok(body)
     }
 
-    /// Receives one frame into `body` (replacing what it held), reusing its memory: for a
-    /// stream of large frames, one buffer instead of an allocation per frame.
-    pub fn receive_into(
+    /// Receives the start of one frame: at most the first `max` bytes of its body, into `head`
+    /// (replacing what it held, reusing its memory). Returns how many bytes of the body are
+    /// left; read them with [`Worker::receive_rest`] before the next frame. A caller can so
+    /// read a large body straight into its own memory, instead of through a buffer.
+    pub fn receive_head(
         &mut self,
-        body: &mut Vec<u8>,
+        head: &mut Vec<u8>,
+        max: usize,
         deadline: Instant,
         timeout: Duration,
-    ) -> Result<(), WorkerError> {
+    ) -> Result<usize, WorkerError> {
         let mark = self.mark;
         let mut header = [0u8; 4];
         self.read_exactly(&mut header, deadline, timeout, mark)?;
@@ -487,13 +490,20 @@ impl Worker {
             let message = format!("a frame of {len} bytes is over the limit");
             return Err(self.broken(message, mark));
         }
-        // Only growth is zeroed: frames of one size reuse the buffer as it is.
-        if body.len() < len {
-            body.resize(len, 0);
-        } else {
-            body.truncate(len);
-        }
-        self.read_exactly(body, deadline, timeout, mark)
+        let now = len.min(max);
+        head.resize(now, 0);
+        self.read_exactly(head, deadline, timeout, mark)?;
+        Ok(len - now)
+    }
+
+    /// Receives the next `buf.len()` bytes of the frame [`Worker::receive_head`] started.
+    pub fn receive_rest(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), WorkerError> {
+        self.read_exactly(buf, deadline, timeout, self.mark)
     }
 
     fn read_exactly(

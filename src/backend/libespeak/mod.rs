@@ -205,16 +205,34 @@ impl Synthesizer for LibEspeak {
         };
         // About 1,300 samples per character at 175 words per minute: room for most units.
         let mut samples: Vec<i16> = Vec::with_capacity(request.text.len() * 1500);
-        let mut frame = Vec::new();
+        let mut head = Vec::new();
         let (total, events) = loop {
-            worker
-                .receive_into(&mut frame, deadline, s.timeout)
+            let rest = worker
+                .receive_head(&mut head, protocol::SAMPLES_HEAD, deadline, s.timeout)
                 .map_err(from_worker)?;
-            match Reply::decode_into(&frame, &mut samples).map_err(unreadable)? {
-                // decode_into appends a samples frame to `samples` itself and never returns one.
-                None | Some(Reply::Samples(_)) => {}
-                Some(Reply::Done { samples, events }) => break (samples, events),
-                Some(Reply::Error(message)) => {
+            // Samples, nearly all of a reply, go straight from the pipe into `samples`.
+            if let Some(n) = Reply::samples_head(&head, rest).map_err(unreadable)? {
+                let start = samples.len();
+                samples.resize(start + n, 0);
+                worker
+                    .receive_rest(
+                        bytemuck::cast_slice_mut(&mut samples[start..]),
+                        deadline,
+                        s.timeout,
+                    )
+                    .map_err(from_worker)?;
+                protocol::samples_from_le(&mut samples[start..]);
+                continue;
+            }
+            let at = head.len();
+            head.resize(at + rest, 0);
+            worker
+                .receive_rest(&mut head[at..], deadline, s.timeout)
+                .map_err(from_worker)?;
+            match Reply::decode(&head).map_err(unreadable)? {
+                Reply::Samples(more) => samples.extend(more),
+                Reply::Done { samples, events } => break (samples, events),
+                Reply::Error(message) => {
                     self.give_back(worker);
                     return Err(SynthError::Failed {
                         engine: NAME.into(),

@@ -142,31 +142,32 @@ impl Request {
     }
 }
 
+/// How many bytes of a reply body [`Reply::samples_head`] needs: the tag, a padding byte and
+/// the count of samples.
+pub const SAMPLES_HEAD: usize = 6;
+
 impl Reply {
-    /// Appends a [`Reply::Samples`] frame's samples to `out` without an intermediate vector;
-    /// any other frame is decoded and returned.
-    pub fn decode_into(body: &[u8], out: &mut Vec<i16>) -> Result<Option<Reply>, String> {
-        if body.first() != Some(&REPLY_SAMPLES) {
-            return Reply::decode(body).map(Some);
+    /// Reads the start of a reply body (at least its first [`SAMPLES_HEAD`] bytes, or all of
+    /// a shorter one) when `rest` more bytes follow it: `Some(n)` for a [`Reply::Samples`]
+    /// frame, whose rest is exactly its `n` samples (16-bit little-endian, see
+    /// [`samples_from_le`]), so a caller can read them straight into its own memory; `None`
+    /// for any other reply, to be read whole and given to [`Reply::decode`].
+    pub fn samples_head(head: &[u8], rest: usize) -> Result<Option<usize>, String> {
+        if head.first() != Some(&REPLY_SAMPLES) {
+            return Ok(None);
         }
-        let mut r = Reader::new(&body[1..]);
+        let mut r = Reader::new(&head[1..]);
         if r.u8()? != 0 {
             return Err("a samples frame without its padding byte".into());
         }
         let n = r.u32()? as usize;
-        let bytes = r.take(n.checked_mul(2).ok_or("too many samples")?)?;
-        r.end()?;
-        // The samples start 6 bytes into the body, so in a body read into a vector of bytes
-        // they are 2-aligned and, on a little-endian machine, are the i16 values themselves.
-        match bytemuck::try_cast_slice::<u8, i16>(bytes) {
-            Ok(samples) if cfg!(target_endian = "little") => out.extend_from_slice(samples),
-            _ => out.extend(
-                bytes
-                    .chunks_exact(2)
-                    .map(|b| i16::from_le_bytes([b[0], b[1]])),
-            ),
+        let bytes = r.rest() + rest;
+        if n.checked_mul(2) != Some(bytes) {
+            return Err(format!(
+                "a samples frame of {n} samples holds {bytes} bytes"
+            ));
         }
-        Ok(None)
+        Ok(Some(n))
     }
 
     /// The frame body.
@@ -206,9 +207,12 @@ impl Reply {
 
     /// Parses a frame body.
     pub fn decode(body: &[u8]) -> Result<Reply, String> {
-        if body.first() == Some(&REPLY_SAMPLES) {
-            let mut samples = Vec::new();
-            Reply::decode_into(body, &mut samples)?;
+        let head = &body[..body.len().min(SAMPLES_HEAD)];
+        if Reply::samples_head(head, body.len() - head.len())?.is_some() {
+            let samples = body[SAMPLES_HEAD..]
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect();
             return Ok(Reply::Samples(samples));
         }
         let mut r = Reader::new(body);
@@ -242,6 +246,16 @@ impl Reply {
         };
         r.end()?;
         Ok(reply)
+    }
+}
+
+/// Turns samples read as the protocol's little-endian bytes into numbers, in place: nothing to
+/// do on a little-endian machine.
+pub fn samples_from_le(samples: &mut [i16]) {
+    if cfg!(target_endian = "big") {
+        for s in samples {
+            *s = i16::from_le(*s);
+        }
     }
 }
 
@@ -404,6 +418,18 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// What the libespeak-ng backend does with a samples frame: its head first, then its
+    /// samples read as bytes straight into the end of `out`.
+    fn read_samples_directly(body: &[u8], out: &mut Vec<i16>) -> Result<(), String> {
+        let head = &body[..SAMPLES_HEAD.min(body.len())];
+        let n = Reply::samples_head(head, body.len() - head.len())?.ok_or("not samples")?;
+        let start = out.len();
+        out.resize(start + n, 0);
+        bytemuck::cast_slice_mut::<i16, u8>(&mut out[start..]).copy_from_slice(&body[head.len()..]);
+        samples_from_le(&mut out[start..]);
+        Ok(())
+    }
+
     #[test]
     fn every_message_round_trips() {
         for h in [
@@ -427,14 +453,16 @@ mod tests {
         let samples = Reply::Samples(vec![0, -1, i16::MAX, i16::MIN]);
         assert_eq!(Reply::decode(&samples.encode()).unwrap(), samples);
         let mut into = vec![5];
-        assert_eq!(Reply::decode_into(&samples.encode(), &mut into), Ok(None));
+        read_samples_directly(&samples.encode(), &mut into).unwrap();
         assert_eq!(into, [5, 0, -1, i16::MAX, i16::MIN]);
-        // A body at an odd address (its samples unaligned) decodes the same, the slow way.
-        let mut shifted = vec![0u8];
-        shifted.extend_from_slice(&samples.encode());
-        let mut unaligned = Vec::new();
-        assert_eq!(Reply::decode_into(&shifted[1..], &mut unaligned), Ok(None));
-        assert_eq!(unaligned, [0, -1, i16::MAX, i16::MIN]);
+        // A samples frame whose count disagrees with its length is refused.
+        let mut short = samples.encode();
+        short.pop();
+        assert!(Reply::samples_head(&short[..SAMPLES_HEAD], short.len() - SAMPLES_HEAD).is_err());
+        assert!(Reply::decode(&short).is_err());
+        // Other replies are not samples frames, however short.
+        assert_eq!(Reply::samples_head(&[REPLY_DONE], 0), Ok(None));
+        assert_eq!(Reply::samples_head(&[], 0), Ok(None));
         let mut framed = Vec::new();
         write_samples_frame(&mut framed, &[0, -1, i16::MAX, i16::MIN]).unwrap();
         assert_eq!(framed[4..], samples.encode());
@@ -502,7 +530,7 @@ mod tests {
                 let len = u32::from_le_bytes(frame[..4].try_into().unwrap()) as usize;
                 prop_assert_eq!(len, frame.len() - 4);
                 let before = got.len();
-                prop_assert_eq!(Reply::decode_into(&frame[4..], &mut got), Ok(None));
+                prop_assert_eq!(read_samples_directly(&frame[4..], &mut got), Ok(()));
                 let n = got.len() - before;
                 prop_assert!(n > 0 && n <= FRAME_SAMPLES);
                 if i + 1 < count {
