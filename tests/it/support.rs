@@ -53,6 +53,28 @@ impl TestEnv {
         c
     }
 
+    /// Live processes that this environment's runs started, however deep and wherever they
+    /// now sit in the process tree (reparented to init or to a subreaper): every one inherits
+    /// the `XDG_CACHE_HOME` that [`aloud`](Self::aloud) sets, unique to this environment.
+    /// Zombies, whose environment can no longer be read, are not counted.
+    pub fn processes(&self) -> Vec<u32> {
+        let mark = format!(
+            "XDG_CACHE_HOME={}",
+            self.path().join(".cache-home").display()
+        );
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            if environ.split(|&b| b == 0).any(|v| v == mark.as_bytes()) {
+                found.push(pid);
+            }
+        }
+        found
+    }
+
     /// The user config folder `aloud()` uses (`~/.config/aloud`).
     pub fn config_dir(&self) -> PathBuf {
         self.path().join(".config-home/aloud")
