@@ -269,7 +269,7 @@ pub fn convert(
         .thread_name(|i| format!("aloud-synth-{i}"))
         .build()
         .map_err(std::io::Error::other)?;
-    let window = Window::new(2 * workers + 2);
+    let window = Semaphore::new(2 * workers + 2);
     let dispatch = Mutex::new(Dispatcher {
         jobs,
         settings,
@@ -290,7 +290,7 @@ pub fn convert(
         jobs,
         engine,
         settings,
-        encoders: Slots::new(workers),
+        encoders: Semaphore::new(workers),
     };
     let writer = Writer {
         jobs,
@@ -596,7 +596,7 @@ fn is_transient(e: &SynthError) -> bool {
 
 fn work(
     dispatch: &Mutex<Dispatcher<'_>>,
-    window: &Window,
+    window: &Semaphore,
     synthesis: &Synthesis<'_>,
     tx: Sender<Msg>,
 ) {
@@ -628,15 +628,27 @@ fn work(
     }
 }
 
-/// A counting semaphore over units in flight or waiting to be written.
-struct Window {
+/// A counting semaphore whose waits give up when the run is cancelled or the semaphore is
+/// closed. It bounds the units in flight or waiting to be written (`release` as the writer
+/// takes them), and the encoders running at once (a [`Permit`] each).
+struct Semaphore {
     used: Mutex<usize>,
     freed: Condvar,
     capacity: usize,
     closed: AtomicBool,
 }
 
-struct CloseOnDrop<'a>(&'a Window);
+/// One place in a [`Semaphore`], given back when dropped.
+struct Permit<'a>(&'a Semaphore);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.0.release(1);
+    }
+}
+
+/// Closes a [`Semaphore`] when dropped, so no one waits on a writer that has gone.
+struct CloseOnDrop<'a>(&'a Semaphore);
 
 impl Drop for CloseOnDrop<'_> {
     fn drop(&mut self) {
@@ -645,22 +657,27 @@ impl Drop for CloseOnDrop<'_> {
     }
 }
 
-impl Window {
+impl Semaphore {
     fn new(capacity: usize) -> Self {
-        Window {
+        Semaphore {
             used: Mutex::new(0),
             freed: Condvar::new(),
-            capacity,
+            capacity: capacity.max(1),
             closed: AtomicBool::new(false),
         }
     }
 
-    /// Takes a slot; false once the run is cancelled or the writer has gone.
+    /// Takes a place, waiting for one; false (and nothing taken) once the run is cancelled
+    /// or the semaphore closed.
     fn acquire(&self) -> bool {
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        while *used >= self.capacity {
+        loop {
             if process::cancelled() || self.closed.load(Ordering::SeqCst) {
                 return false;
+            }
+            if *used < self.capacity {
+                *used += 1;
+                return true;
             }
             used = self
                 .freed
@@ -668,10 +685,14 @@ impl Window {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        *used += 1;
-        !process::cancelled()
     }
 
+    /// [`Semaphore::acquire`], the place given back when the permit is dropped.
+    fn permit(&self) -> Option<Permit<'_>> {
+        self.acquire().then_some(Permit(self))
+    }
+
+    /// Gives back `n` places.
     fn release(&self, n: usize) {
         if n == 0 {
             return;
@@ -686,7 +707,7 @@ impl Window {
 struct Writer<'a> {
     jobs: &'a [ArticleJob],
     settings: &'a PipelineSettings,
-    window: &'a Window,
+    window: &'a Semaphore,
     sinks: HashMap<usize, Sink>,
     outcomes: BTreeMap<usize, Outcome>,
     /// Complete WAVs go to the finishers through here; dropping it lets them stop.
@@ -808,7 +829,7 @@ impl Writer<'_> {
 
 /// What accepting a unit did.
 struct Accepted {
-    /// Window slots freed.
+    /// Places freed in the window of units in flight.
     released: usize,
     /// Frames of each paragraph completed by it.
     paragraphs: Vec<u64>,
@@ -1103,7 +1124,7 @@ struct Finisher<'a> {
     engine: &'a EngineInfo,
     settings: &'a PipelineSettings,
     /// Encodes running at once, over all articles: at most `jobs`.
-    encoders: Slots,
+    encoders: Semaphore,
 }
 
 impl Finisher<'_> {
@@ -1418,7 +1439,7 @@ impl Finisher<'_> {
                     };
                     let wav = f.wav.path();
                     scope.spawn(move || {
-                        let _slot = self.encoders.acquire().ok_or(EncodeError::Cancelled)?;
+                        let _permit = self.encoders.permit().ok_or(EncodeError::Cancelled)?;
                         ffmpeg.encode(
                             *format,
                             &publishing.bitrates,
@@ -1446,48 +1467,6 @@ impl Finisher<'_> {
             r?;
         }
         Ok(outputs)
-    }
-}
-
-/// A counting semaphore; [`Slots::acquire`] gives up when the run is cancelled.
-struct Slots {
-    used: Mutex<usize>,
-    freed: Condvar,
-    capacity: usize,
-}
-
-struct Slot<'a>(&'a Slots);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        *self.0.used.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-        self.0.freed.notify_one();
-    }
-}
-
-impl Slots {
-    fn new(capacity: usize) -> Slots {
-        Slots {
-            used: Mutex::new(0),
-            freed: Condvar::new(),
-            capacity: capacity.max(1),
-        }
-    }
-
-    fn acquire(&self) -> Option<Slot<'_>> {
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        while *used >= self.capacity {
-            if process::cancelled() {
-                return None;
-            }
-            used = self
-                .freed
-                .wait_timeout(used, Duration::from_millis(50))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        *used += 1;
-        Some(Slot(self))
     }
 }
 
