@@ -317,18 +317,36 @@ impl Samples<'_> {
         let gain = 10f64.powf(gain_db / 20.0) as f32;
         let ceiling = (FULL_SCALE * 10f64.powf(ceiling_db / 20.0)) as f32;
         let mut limiter = Limiter::new(ceiling, self.sample_rate);
-        let mut meter = Meter::new(self.sample_rate)?;
-        let mut ebu = EbuR128::new(1, self.sample_rate, Mode::I).map_err(io::Error::other)?;
+        // Writing, the result is measured fully (the report's figures); a trial pass needs
+        // only the integrated loudness, which is cheaper.
+        let mut measure = if write {
+            Measure::Full(Meter::new(self.sample_rate)?)
+        } else {
+            Measure::Integrated(
+                EbuR128::new(1, self.sample_rate, Mode::I).map_err(io::Error::other)?,
+            )
+        };
         let mut out: Vec<i16> = Vec::with_capacity(CHUNK + 1024);
         let mut written: u64 = 0;
+        // The samples as little-endian bytes, on a big-endian machine.
+        let mut le_bytes: Vec<u8> = Vec::new();
         let mut flush = |out: &mut Vec<i16>, written: &mut u64| -> io::Result<()> {
-            if write {
-                let bytes: Vec<u8> = out.iter().flat_map(|s| s.to_le_bytes()).collect();
-                self.file
-                    .write_all_at(&bytes, self.data_offset + *written * 2)?;
-                meter.add(out);
-            } else {
-                let _ = ebu.add_frames_i16(out);
+            match &mut measure {
+                Measure::Full(meter) => {
+                    let bytes: &[u8] = if cfg!(target_endian = "little") {
+                        bytemuck::cast_slice(out)
+                    } else {
+                        le_bytes.clear();
+                        le_bytes.extend(out.iter().flat_map(|s| s.to_le_bytes()));
+                        &le_bytes
+                    };
+                    self.file
+                        .write_all_at(bytes, self.data_offset + *written * 2)?;
+                    meter.add(out);
+                }
+                Measure::Integrated(ebu) => {
+                    let _ = ebu.add_frames_i16(out);
+                }
             }
             *written += out.len() as u64;
             out.clear();
@@ -360,16 +378,22 @@ impl Samples<'_> {
         flush(&mut out, &mut written)?;
         debug_assert_eq!(written, self.frames);
         let limited = limiter.limited;
-        let loudness = if write {
-            meter.finish()
-        } else {
-            Loudness {
+        let loudness = match measure {
+            Measure::Full(meter) => meter.finish(),
+            Measure::Integrated(ebu) => Loudness {
                 integrated_lufs: ebu.loudness_global().ok().filter(|l| l.is_finite()),
                 true_peak_dbtp: None,
-            }
+            },
         };
         Ok((loudness, limited))
     }
+}
+
+/// What a pass over the samples measures.
+#[allow(clippy::large_enum_variant)] // one per pass, on the stack: nothing to gain by boxing
+enum Measure {
+    Full(Meter),
+    Integrated(EbuR128),
 }
 
 /// Rounds to the nearest 16-bit sample. The limiter keeps every value below full scale, so
