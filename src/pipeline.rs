@@ -1056,7 +1056,7 @@ struct Written {
     unit_spans: Vec<(u64, u64)>,
     /// Each unit's check.
     unit_checks: Vec<Option<UnitCheck>>,
-    /// SHA-256 of each chapter's audio.
+    /// BLAKE3 of each chapter's audio (see `audio::digest`).
     chapter_hashes: Vec<String>,
     /// Each unit's word and sentence spans on the article's timeline.
     timings: Vec<UnitSpans>,

@@ -6,7 +6,7 @@
 //!   and recorded as having passed its checks;
 //! - the WAV: its structure (sizes, pad bytes, chunk order; [`crate::audio::inspect`]), format,
 //!   frame count, one cue per chapter at the manifest's frame with its title and length, and
-//!   each chapter's audio against its SHA-256;
+//!   each chapter's audio against its BLAKE3 hash (`audio_blake3`);
 //! - the WebVTT chapters: one cue per chapter, at the same millisecond, with the same title;
 //! - the player page: one chapter link per chapter at the same start, one anchor per paragraph.
 //!
