@@ -328,18 +328,12 @@ impl Samples<'_> {
         };
         let mut out: Vec<i16> = Vec::with_capacity(CHUNK + 1024);
         let mut written: u64 = 0;
-        // The samples as little-endian bytes, on a big-endian machine.
-        let mut le_bytes: Vec<u8> = Vec::new();
+        let mut le_bytes = Vec::new(); // used on big-endian machines only
+
         let mut flush = |out: &mut Vec<i16>, written: &mut u64| -> io::Result<()> {
             match &mut measure {
                 Measure::Full(meter) => {
-                    let bytes: &[u8] = if cfg!(target_endian = "little") {
-                        bytemuck::cast_slice(out)
-                    } else {
-                        le_bytes.clear();
-                        le_bytes.extend(out.iter().flat_map(|s| s.to_le_bytes()));
-                        &le_bytes
-                    };
+                    let bytes = super::le_bytes(out, &mut le_bytes);
                     self.file
                         .write_all_at(bytes, self.data_offset + *written * 2)?;
                     meter.add(out);

@@ -78,6 +78,18 @@ pub fn ms_to_frames(ms: u64, sample_rate: u32) -> u64 {
     scale(ms, 1000, sample_rate)
 }
 
+/// `samples` as the 16-bit little-endian bytes WAV files hold: their own memory on a
+/// little-endian machine (x86-64, AArch64), a conversion into `scratch` on a big-endian one.
+pub fn le_bytes<'a>(samples: &'a [i16], scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    if cfg!(target_endian = "little") {
+        bytemuck::cast_slice(samples)
+    } else {
+        scratch.clear();
+        scratch.extend(samples.iter().flat_map(|s| s.to_le_bytes()));
+        scratch
+    }
+}
+
 /// `count × to / from` (a count of units of `1/from` s in units of `1/to` s), rounded half up,
 /// in integers; a `from` of 0 counts as 1.
 pub fn scale(count: u64, from: u32, to: u32) -> u64 {

@@ -169,20 +169,7 @@ impl<W: Write + Seek> WavWriter<W> {
         // Convert in bounded slices so a long unit never doubles in memory. A slice as large as
         // a `BufWriter`'s buffer (256 KiB in the pipeline) goes past it without another copy.
         for chunk in samples.chunks(128 * 1024) {
-            // WAV samples are little-endian, as the machine's own are on x86-64 and AArch64:
-            // the samples' memory is written as it is, without a copy.
-            let bytes: &[u8] = if cfg!(target_endian = "little") {
-                bytemuck::cast_slice(chunk)
-            } else {
-                let n = chunk.len() * 2;
-                if self.scratch.len() < n {
-                    self.scratch.resize(n, 0);
-                }
-                for (bytes, s) in self.scratch[..n].chunks_exact_mut(2).zip(chunk) {
-                    bytes.copy_from_slice(&s.to_le_bytes());
-                }
-                &self.scratch[..n]
-            };
+            let bytes = super::le_bytes(chunk, &mut self.scratch);
             also(bytes);
             self.out.write_all(bytes)?;
         }

@@ -212,16 +212,10 @@ impl Synthesizer for LibEspeak {
                 .map_err(from_worker)?;
             // Samples, nearly all of a reply, go straight from the pipe into `samples`.
             if let Some(n) = Reply::samples_head(&head, rest).map_err(unreadable)? {
-                let start = samples.len();
-                samples.resize(start + n, 0);
-                worker
-                    .receive_rest(
-                        bytemuck::cast_slice_mut(&mut samples[start..]),
-                        deadline,
-                        s.timeout,
-                    )
-                    .map_err(from_worker)?;
-                protocol::samples_from_le(&mut samples[start..]);
+                protocol::read_samples(&mut samples, n, |bytes| {
+                    worker.receive_rest(bytes, deadline, s.timeout)
+                })
+                .map_err(from_worker)?;
                 continue;
             }
             let at = head.len();

@@ -149,8 +149,8 @@ pub const SAMPLES_HEAD: usize = 6;
 impl Reply {
     /// Reads the start of a reply body (at least its first [`SAMPLES_HEAD`] bytes, or all of
     /// a shorter one) when `rest` more bytes follow it: `Some(n)` for a [`Reply::Samples`]
-    /// frame, whose rest is exactly its `n` samples (16-bit little-endian, see
-    /// [`samples_from_le`]), so a caller can read them straight into its own memory; `None`
+    /// frame, whose rest is exactly its `n` samples (16-bit little-endian), for
+    /// [`read_samples`] to read straight into the caller's memory; `None`
     /// for any other reply, to be read whole and given to [`Reply::decode`].
     pub fn samples_head(head: &[u8], rest: usize) -> Result<Option<usize>, String> {
         if head.first() != Some(&REPLY_SAMPLES) {
@@ -249,14 +249,23 @@ impl Reply {
     }
 }
 
-/// Turns samples read as the protocol's little-endian bytes into numbers, in place: nothing to
-/// do on a little-endian machine.
-pub fn samples_from_le(samples: &mut [i16]) {
+/// Appends the `n` samples of a samples frame (see [`Reply::samples_head`]) to `out`: `fill`
+/// reads their little-endian bytes straight into the new end of `out`, which are then turned
+/// into numbers in place (nothing to do on a little-endian machine).
+pub fn read_samples<E>(
+    out: &mut Vec<i16>,
+    n: usize,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = out.len();
+    out.resize(start + n, 0);
+    fill(bytemuck::cast_slice_mut(&mut out[start..]))?;
     if cfg!(target_endian = "big") {
-        for s in samples {
+        for s in &mut out[start..] {
             *s = i16::from_le(*s);
         }
     }
+    Ok(())
 }
 
 /// Writes a whole [`Reply::Samples`] frame (header included) for `samples`.
@@ -423,11 +432,10 @@ mod tests {
     fn read_samples_directly(body: &[u8], out: &mut Vec<i16>) -> Result<(), String> {
         let head = &body[..SAMPLES_HEAD.min(body.len())];
         let n = Reply::samples_head(head, body.len() - head.len())?.ok_or("not samples")?;
-        let start = out.len();
-        out.resize(start + n, 0);
-        bytemuck::cast_slice_mut::<i16, u8>(&mut out[start..]).copy_from_slice(&body[head.len()..]);
-        samples_from_le(&mut out[start..]);
-        Ok(())
+        read_samples(out, n, |bytes| {
+            bytes.copy_from_slice(&body[head.len()..]);
+            Ok(())
+        })
     }
 
     #[test]
