@@ -33,6 +33,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 // speak_lib.h / espeak_ng.h constants.
 const ENOUTPUT_MODE_SYNCHRONOUS: c_int = 0x0001;
 const ENS_OK: c_int = 0;
+/// The length of the engine's output buffer, in milliseconds of audio: 1,485 ms is 65,488
+/// bytes at 22,050 Hz, so each buffer goes to aloud as one frame that fits, header included,
+/// in a pipe's 64 KiB. (espeak-ng's own default, 200 ms, would make seven times as many
+/// writes.) The audio and its events do not depend on it.
+const BUFFER_MS: c_int = 1485;
 const EE_OK: c_int = 0;
 const POS_CHARACTER: c_int = 1;
 const ESPEAK_CHARS_UTF8: c_uint = 1;
@@ -248,8 +253,8 @@ impl Engine {
         };
         // SAFETY: the calls and their order are those of espeak-ng's own program (and of
         // espeak_Initialize): a NULL path means the built-in data folder; the error context is
-        // an out-pointer we clear after use; output mode SYNCHRONOUS with the default buffer
-        // length opens no audio device and starts no thread.
+        // an out-pointer we clear after use; output mode SYNCHRONOUS opens no audio device
+        // and starts no thread.
         unsafe {
             (api.initialize_path)(std::ptr::null());
             let mut context: *mut c_void = std::ptr::null_mut();
@@ -261,7 +266,8 @@ impl Engine {
                     status_message(&api, status)
                 )));
             }
-            let status = (api.initialize_output)(ENOUTPUT_MODE_SYNCHRONOUS, 0, std::ptr::null());
+            let status =
+                (api.initialize_output)(ENOUTPUT_MODE_SYNCHRONOUS, BUFFER_MS, std::ptr::null());
             if status != ENS_OK {
                 return Err(LoadError::Init(format!(
                     "{name} could not set up its output: {}",

@@ -7,10 +7,11 @@
 //!
 //! - worker → aloud, once at start: [`Hello`];
 //! - aloud → worker, per unit: [`Request`];
-//! - worker → aloud, per unit: [`Reply::Samples`] frames as the audio comes (gathered by a
-//!   [`SamplesFramer`] into frames of up to [`FRAME_SAMPLES`], so the worker never holds a
-//!   whole unit's audio and aloud reads a few large frames, not one per engine buffer), then
-//!   [`Reply::Done`] with the sample count and the events; or [`Reply::Error`].
+//! - worker → aloud, per unit: [`Reply::Samples`] frames as the audio comes, each engine
+//!   buffer written straight from where the engine left it ([`write_samples`]; the worker
+//!   never holds a whole unit's audio, and asks the engine for buffers of about a second, so
+//!   aloud reads a few large frames), then [`Reply::Done`] with the sample count and the
+//!   events; or [`Reply::Error`].
 
 use super::ffi::{Event, EventKind};
 
@@ -268,12 +269,41 @@ pub fn read_samples<E>(
     Ok(())
 }
 
-/// Writes a whole [`Reply::Samples`] frame (header included) for `samples`.
-pub fn write_samples_frame(w: &mut impl std::io::Write, samples: &[i16]) -> std::io::Result<()> {
-    let body = 2 + 4 + samples.len() * 2;
-    w.write_all(&(body as u32).to_le_bytes())?;
-    w.write_all(&[REPLY_SAMPLES, 0])?;
-    w.write_all(&(samples.len() as u32).to_le_bytes())?;
+/// Writes `samples` as [`Reply::Samples`] frames of up to [`FRAME_SAMPLES`] each, header
+/// included. On a little-endian machine each frame goes out with one `write_vectored` (header
+/// and the caller's samples, not copied); a big-endian one converts through a small buffer.
+pub fn write_samples(w: &mut impl std::io::Write, samples: &[i16]) -> std::io::Result<()> {
+    for frame in samples.chunks(FRAME_SAMPLES) {
+        write_samples_frame(w, frame)?;
+    }
+    Ok(())
+}
+
+/// Writes one whole [`Reply::Samples`] frame (header included) for `samples`.
+fn write_samples_frame(w: &mut impl std::io::Write, samples: &[i16]) -> std::io::Result<()> {
+    use std::io::IoSlice;
+    let body = (SAMPLES_HEADER - 4 + samples.len() * 2) as u32;
+    let mut header = [0u8; SAMPLES_HEADER];
+    header[..4].copy_from_slice(&body.to_le_bytes());
+    header[4] = REPLY_SAMPLES;
+    header[6..].copy_from_slice(&(samples.len() as u32).to_le_bytes());
+    if cfg!(target_endian = "little") {
+        let mut slices = [
+            IoSlice::new(&header),
+            IoSlice::new(bytemuck::cast_slice(samples)),
+        ];
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match w.write_vectored(rest) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(());
+    }
+    w.write_all(&header)?;
     let mut buf = [0u8; 4096];
     for chunk in samples.chunks(buf.len() / 2) {
         for (b, s) in buf.chunks_exact_mut(2).zip(chunk) {
@@ -284,72 +314,12 @@ pub fn write_samples_frame(w: &mut impl std::io::Write, samples: &[i16]) -> std:
     Ok(())
 }
 
-/// The most samples a [`SamplesFramer`] puts in one frame: 64 KiB of audio, a pipe's default
+/// The most samples in one [`Reply::Samples`] frame: 64 KiB of audio, a pipe's default
 /// capacity on Linux.
 pub const FRAME_SAMPLES: usize = 32 * 1024;
 
-/// Gathers samples, as the engine hands them over in buffers of whatever size, into whole
-/// [`Reply::Samples`] frames of up to [`FRAME_SAMPLES`] samples, each written with one
-/// `write_all`.
-pub struct SamplesFramer {
-    /// The frame being filled: header (length, tag, count), then the samples' bytes.
-    frame: Vec<u8>,
-}
-
 /// Frame length, tag, a zero byte (so the samples are 2-aligned in the body), count.
 const SAMPLES_HEADER: usize = 4 + 1 + 1 + 4;
-
-impl SamplesFramer {
-    pub fn new() -> Self {
-        let mut frame = Vec::with_capacity(SAMPLES_HEADER + FRAME_SAMPLES * 2);
-        frame.resize(SAMPLES_HEADER, 0);
-        SamplesFramer { frame }
-    }
-
-    fn len(&self) -> usize {
-        (self.frame.len() - SAMPLES_HEADER) / 2
-    }
-
-    /// Adds samples, writing every frame that fills up.
-    pub fn push(&mut self, w: &mut impl std::io::Write, samples: &[i16]) -> std::io::Result<()> {
-        let mut rest = samples;
-        while !rest.is_empty() {
-            let (now, later) = rest.split_at((FRAME_SAMPLES - self.len()).min(rest.len()));
-            let start = self.frame.len();
-            self.frame.resize(start + now.len() * 2, 0);
-            for (b, s) in self.frame[start..].chunks_exact_mut(2).zip(now) {
-                b.copy_from_slice(&s.to_le_bytes());
-            }
-            rest = later;
-            if self.len() == FRAME_SAMPLES {
-                self.flush(w)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes the samples gathered so far, if any, as one frame.
-    pub fn flush(&mut self, w: &mut impl std::io::Write) -> std::io::Result<()> {
-        let n = self.len();
-        if n == 0 {
-            return Ok(());
-        }
-        let body = (SAMPLES_HEADER - 4 + n * 2) as u32;
-        self.frame[..4].copy_from_slice(&body.to_le_bytes());
-        self.frame[4] = REPLY_SAMPLES;
-        self.frame[5] = 0;
-        self.frame[6..SAMPLES_HEADER].copy_from_slice(&(n as u32).to_le_bytes());
-        let written = w.write_all(&self.frame);
-        self.frame.truncate(SAMPLES_HEADER);
-        written
-    }
-}
-
-impl Default for SamplesFramer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 fn put_u32(b: &mut Vec<u8>, v: u32) {
     b.extend_from_slice(&v.to_le_bytes());
@@ -472,7 +442,7 @@ mod tests {
         assert_eq!(Reply::samples_head(&[REPLY_DONE], 0), Ok(None));
         assert_eq!(Reply::samples_head(&[], 0), Ok(None));
         let mut framed = Vec::new();
-        write_samples_frame(&mut framed, &[0, -1, i16::MAX, i16::MIN]).unwrap();
+        write_samples(&mut framed, &[0, -1, i16::MAX, i16::MIN]).unwrap();
         assert_eq!(framed[4..], samples.encode());
         let reply = Reply::Done {
             samples: 4,
@@ -508,10 +478,11 @@ mod tests {
 
     proptest! {
         /// Whatever sizes the engine's buffers have, the frames carry the same samples in
-        /// order, every frame but the last is full, and each is written with one `write_all`.
+        /// order, none holds more than FRAME_SAMPLES, and each is one write (header and samples
+        /// together) when the writer takes everything it is offered.
         #[test]
-        fn the_framer_gathers_buffers_into_full_frames(
-            pieces in prop::collection::vec(0usize..(FRAME_SAMPLES + 100), 0..6),
+        fn buffers_become_frames_one_write_each(
+            pieces in prop::collection::vec(0usize..(2 * FRAME_SAMPLES + 100), 0..6),
         ) {
             struct Writes(Vec<Vec<u8>>);
             impl std::io::Write for Writes {
@@ -519,33 +490,56 @@ mod tests {
                     self.0.push(b.to_vec());
                     Ok(b.len())
                 }
+                fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                    self.0.push(bufs.iter().flat_map(|b| b.iter().copied()).collect());
+                    Ok(bufs.iter().map(|b| b.len()).sum())
+                }
                 fn flush(&mut self) -> std::io::Result<()> {
                     Ok(())
                 }
             }
             let mut sent = Vec::new();
-            let mut framer = SamplesFramer::new();
             let mut writes = Writes(Vec::new());
+            let mut frames = 0;
             for n in pieces {
                 let piece: Vec<i16> = (0..n).map(|i| (sent.len() + i) as i16 ^ 0x5a5a).collect();
-                framer.push(&mut writes, &piece).unwrap();
+                write_samples(&mut writes, &piece).unwrap();
                 sent.extend(piece);
+                frames += n.div_ceil(FRAME_SAMPLES);
             }
-            framer.flush(&mut writes).unwrap();
+            prop_assert_eq!(writes.0.len(), frames);
             let mut got = Vec::new();
-            let count = writes.0.len();
-            for (i, frame) in writes.0.iter().enumerate() {
+            for frame in &writes.0 {
                 let len = u32::from_le_bytes(frame[..4].try_into().unwrap()) as usize;
                 prop_assert_eq!(len, frame.len() - 4);
                 let before = got.len();
                 prop_assert_eq!(read_samples_directly(&frame[4..], &mut got), Ok(()));
                 let n = got.len() - before;
                 prop_assert!(n > 0 && n <= FRAME_SAMPLES);
-                if i + 1 < count {
-                    prop_assert_eq!(n, FRAME_SAMPLES);
-                }
             }
             prop_assert_eq!(got, sent);
+        }
+
+        /// A writer that takes a few bytes at a time still gets every byte, in order.
+        #[test]
+        fn short_writes_are_resumed(n in 0usize..5000, step in 1usize..7) {
+            struct Trickle(Vec<u8>, usize);
+            impl std::io::Write for Trickle {
+                fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                    let n = b.len().min(self.1);
+                    self.0.extend_from_slice(&b[..n]);
+                    Ok(n)
+                }
+                fn flush(&mut self) -> std::io::Result<()> {
+                    Ok(())
+                }
+            }
+            let samples: Vec<i16> = (0..n).map(|i| i as i16 ^ 0x1234).collect();
+            let mut whole = Vec::new();
+            write_samples(&mut whole, &samples).unwrap();
+            let mut trickle = Trickle(Vec::new(), step);
+            write_samples(&mut trickle, &samples).unwrap();
+            prop_assert_eq!(trickle.0, whole);
         }
 
         #[test]
