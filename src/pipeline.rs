@@ -320,6 +320,7 @@ pub fn convert(
                     s.spawn(move |_| work(dispatch, window, synthesis, tx));
                 }
             });
+            synth.release();
             let _ = tx.send(Msg::SynthesisDone);
             drop(tx);
         });

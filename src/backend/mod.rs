@@ -50,6 +50,11 @@ pub trait Synthesizer: Send + Sync {
 
     /// Speaks one unit of text.
     fn synthesize(&self, request: &Request<'_>) -> Result<Audio, SynthError>;
+
+    /// Lets go of what the backend keeps between calls (worker processes): the pipeline
+    /// calls it once nothing is left to speak, so they do not sit idle while the last
+    /// article's files are written. A later call starts what it needs again.
+    fn release(&self) {}
 }
 
 /// Everything that can go wrong in a backend. Every variant names the engine.

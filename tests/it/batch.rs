@@ -303,3 +303,68 @@ fn sigterm_stops_the_run_and_the_next_run_resumes_from_the_cache() {
     assert!(cached >= 4, "only {cached} units came from the cache");
     assert_eq!(synthesized + cached, 40);
 }
+
+/// The pipeline lets the engine go (its workers, for the library engine) once nothing is left
+/// to speak, and never speaks after that.
+#[test]
+fn the_engine_is_released_once_after_the_last_unit() {
+    use aloud::audio::check::Expectation;
+    use aloud::backend::mock::{Mock, MockSettings};
+    use aloud::backend::{EngineInfo, Request, SynthError, Synthesizer};
+    use aloud::pipeline::{ArticleJob, PipelineSettings};
+    use std::sync::Mutex;
+
+    struct Recording(Mock, Mutex<Vec<&'static str>>);
+    impl Synthesizer for Recording {
+        fn name(&self) -> &str {
+            self.0.name()
+        }
+        fn check(&self) -> Result<EngineInfo, SynthError> {
+            self.0.check()
+        }
+        fn synthesize(&self, r: &Request<'_>) -> Result<aloud::audio::Audio, SynthError> {
+            self.1.lock().unwrap().push("speak");
+            self.0.synthesize(r)
+        }
+        fn release(&self) {
+            self.1.lock().unwrap().push("release");
+        }
+    }
+
+    let env = TestEnv::new();
+    corpus(&env, 4);
+    let synth = Recording(Mock::new(MockSettings::default()), Mutex::new(Vec::new()));
+    let engine = synth.check().unwrap();
+    let jobs: Vec<ArticleJob> = (0..4)
+        .map(|i| ArticleJob {
+            source: env.path().join(format!("in/{}/a{i:02}.txt", i % 3)),
+            name: format!("a{i:02}.txt"),
+            out_base: env.path().join(format!("out/a{i:02}")),
+        })
+        .collect();
+    std::fs::create_dir_all(env.path().join("out")).unwrap();
+    let settings = PipelineSettings {
+        jobs: 2,
+        gap_ms: 100,
+        chapter_gap_ms: 300,
+        sample_rate: engine.sample_rate,
+        text: Default::default(),
+        retries: 0,
+        expectation: Expectation::mock(60),
+        cache: None,
+        rebuild: true,
+        fingerprint: "test".into(),
+        publishing: Default::default(),
+        ffmpeg: None,
+    };
+    let run = aloud::pipeline::convert(&jobs, &synth, &engine, &settings, &mut |_| {}).unwrap();
+    assert_eq!(run.units.synthesized, 10, "{:?}", run.units);
+    let log = synth.1.into_inner().unwrap();
+    assert_eq!(log.len(), 11, "{log:?}");
+    assert_eq!(log.last(), Some(&"release"), "{log:?}");
+    assert_eq!(
+        log.iter().filter(|e| **e == "release").count(),
+        1,
+        "{log:?}"
+    );
+}

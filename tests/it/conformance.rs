@@ -504,7 +504,19 @@ fn libespeak_behaves() {
     if let Some(engine) = libespeak(Duration::from_secs(30)) {
         behaviour(&engine);
         // One worker per concurrent call (the behaviour test makes at most 4), no more.
-        assert!((1..=4).contains(&engine.idle_workers().len()));
+        let idle = engine.idle_workers();
+        assert!((1..=4).contains(&idle.len()));
+        // Released, the workers end; the next call starts one again.
+        engine.release();
+        assert!(engine.idle_workers().is_empty());
+        for pid in idle {
+            assert!(
+                crate::support::process_gone(pid),
+                "worker {pid} outlived release"
+            );
+        }
+        assert!(engine.synthesize(&Request { text: "Again." }).is_ok());
+        assert_eq!(engine.idle_workers().len(), 1);
     }
 }
 

@@ -11,7 +11,8 @@
 //! `--jobs` of them) and no further. A worker that crashes, hangs past `--timeout`, or breaks
 //! the protocol is killed with its process group and dropped; the failure is reported like
 //! any engine failure (the pipeline retries the unit, `--retries`), and the next call starts
-//! a new worker. Dropping the backend kills and reaps every worker.
+//! a new worker. Dropping the backend kills and reaps every worker; so does `release`, which
+//! the pipeline calls once nothing is left to speak.
 //!
 //! Audio: each unit is spoken by a fresh copy of an initialised worker with the program's own
 //! flags, so it is sample for sample what
@@ -256,6 +257,12 @@ impl Synthesizer for LibEspeak {
             samples,
             marks,
         })
+    }
+
+    /// Ends the idle workers (each is killed with its group and reaped).
+    fn release(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(idle);
     }
 }
 
