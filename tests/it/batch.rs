@@ -311,7 +311,7 @@ fn the_engine_is_released_once_after_the_last_unit() {
     use aloud::audio::check::Expectation;
     use aloud::backend::mock::{Mock, MockSettings};
     use aloud::backend::{EngineInfo, Request, SynthError, Synthesizer};
-    use aloud::pipeline::{ArticleJob, PipelineSettings};
+    use aloud::pipeline::PipelineSettings;
     use std::sync::Mutex;
 
     struct Recording(Mock, Mutex<Vec<&'static str>>);
@@ -335,14 +335,11 @@ fn the_engine_is_released_once_after_the_last_unit() {
     corpus(&env, 4);
     let synth = Recording(Mock::new(MockSettings::default()), Mutex::new(Vec::new()));
     let engine = synth.check().unwrap();
-    let jobs: Vec<ArticleJob> = (0..4)
-        .map(|i| ArticleJob {
-            source: env.path().join(format!("in/{}/a{i:02}.txt", i % 3)),
-            name: format!("a{i:02}.txt"),
-            out_base: env.path().join(format!("out/a{i:02}")),
-        })
-        .collect();
-    std::fs::create_dir_all(env.path().join("out")).unwrap();
+    let out = env.path().join("out");
+    let jobs = aloud::batch::discover(&[env.path().join("in")], &out)
+        .unwrap()
+        .jobs;
+    std::fs::create_dir_all(&out).unwrap();
     let settings = PipelineSettings {
         jobs: 2,
         gap_ms: 100,

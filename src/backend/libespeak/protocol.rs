@@ -209,11 +209,12 @@ impl Reply {
     /// Parses a frame body.
     pub fn decode(body: &[u8]) -> Result<Reply, String> {
         let head = &body[..body.len().min(SAMPLES_HEAD)];
-        if Reply::samples_head(head, body.len() - head.len())?.is_some() {
-            let samples = body[SAMPLES_HEAD..]
-                .chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                .collect();
+        if let Some(n) = Reply::samples_head(head, body.len() - head.len())? {
+            let mut samples = Vec::with_capacity(n);
+            read_samples(&mut samples, n, |bytes| {
+                bytes.copy_from_slice(&body[SAMPLES_HEAD..]);
+                Ok::<_, String>(())
+            })?;
             return Ok(Reply::Samples(samples));
         }
         let mut r = Reader::new(body);
@@ -270,8 +271,8 @@ pub fn read_samples<E>(
 }
 
 /// Writes `samples` as [`Reply::Samples`] frames of up to [`FRAME_SAMPLES`] each, header
-/// included. On a little-endian machine each frame goes out with one `write_vectored` (header
-/// and the caller's samples, not copied); a big-endian one converts through a small buffer.
+/// included: the header and the caller's samples go out together, the samples not copied on a
+/// little-endian machine (see `audio::le_bytes`).
 pub fn write_samples(w: &mut impl std::io::Write, samples: &[i16]) -> std::io::Result<()> {
     for frame in samples.chunks(FRAME_SAMPLES) {
         write_samples_frame(w, frame)?;
@@ -279,7 +280,8 @@ pub fn write_samples(w: &mut impl std::io::Write, samples: &[i16]) -> std::io::R
     Ok(())
 }
 
-/// Writes one whole [`Reply::Samples`] frame (header included) for `samples`.
+/// Writes one whole [`Reply::Samples`] frame (header included) for `samples`, with one
+/// `write_vectored` when the writer takes it all.
 fn write_samples_frame(w: &mut impl std::io::Write, samples: &[i16]) -> std::io::Result<()> {
     use std::io::IoSlice;
     let body = (SAMPLES_HEADER - 4 + samples.len() * 2) as u32;
@@ -287,29 +289,17 @@ fn write_samples_frame(w: &mut impl std::io::Write, samples: &[i16]) -> std::io:
     header[..4].copy_from_slice(&body.to_le_bytes());
     header[4] = REPLY_SAMPLES;
     header[6..].copy_from_slice(&(samples.len() as u32).to_le_bytes());
-    if cfg!(target_endian = "little") {
-        let mut slices = [
-            IoSlice::new(&header),
-            IoSlice::new(bytemuck::cast_slice(samples)),
-        ];
-        let mut rest = &mut slices[..];
-        while !rest.is_empty() {
-            match w.write_vectored(rest) {
-                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(n) => IoSlice::advance_slices(&mut rest, n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+    let mut scratch = Vec::new(); // used on big-endian machines only
+    let bytes = crate::audio::le_bytes(samples, &mut scratch);
+    let mut slices = [IoSlice::new(&header), IoSlice::new(bytes)];
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match w.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        return Ok(());
-    }
-    w.write_all(&header)?;
-    let mut buf = [0u8; 4096];
-    for chunk in samples.chunks(buf.len() / 2) {
-        for (b, s) in buf.chunks_exact_mut(2).zip(chunk) {
-            b.copy_from_slice(&s.to_le_bytes());
-        }
-        w.write_all(&buf[..chunk.len() * 2])?;
     }
     Ok(())
 }
@@ -318,8 +308,9 @@ fn write_samples_frame(w: &mut impl std::io::Write, samples: &[i16]) -> std::io:
 /// capacity on Linux.
 pub const FRAME_SAMPLES: usize = 32 * 1024;
 
-/// Frame length, tag, a zero byte (so the samples are 2-aligned in the body), count.
-const SAMPLES_HEADER: usize = 4 + 1 + 1 + 4;
+/// A samples frame's header: the frame length, then the body's head (tag, a zero byte so the
+/// samples are 2-aligned in the body, count).
+const SAMPLES_HEADER: usize = 4 + SAMPLES_HEAD;
 
 fn put_u32(b: &mut Vec<u8>, v: u32) {
     b.extend_from_slice(&v.to_le_bytes());
