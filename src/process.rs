@@ -409,6 +409,11 @@ impl Worker {
         self.child.id()
     }
 
+    /// Whether the worker has ended (without waiting).
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Sends one frame and waits for one back, all within `timeout`.
     pub fn request(&mut self, body: &[u8], timeout: Duration) -> Result<Vec<u8>, WorkerError> {
         let deadline = Instant::now() + timeout;

@@ -523,6 +523,35 @@ fn libespeak_behaves() {
 /// The library engine speaks each unit in a fresh copy of an initialised worker, with the
 /// program's own flags, so its audio is the program's, sample for sample, whatever the worker
 /// spoke before and whichever worker speaks.
+/// A worker dies with the thread that started it (`PR_SET_PDEATHSIG` follows the thread): an
+/// idle worker whose thread has ended is skipped, not handed a unit.
+#[test]
+fn libespeak_skips_a_worker_whose_thread_ended() {
+    let Some(engine) = libespeak(Duration::from_secs(30)) else {
+        return;
+    };
+    engine.release();
+    let speak = |text: &str| engine.synthesize(&Request { text });
+    let orphan = std::thread::scope(|s| {
+        s.spawn(|| {
+            speak("Spoken by a worker this thread started.").unwrap();
+            engine.idle_workers()
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(orphan.len(), 1);
+    assert!(
+        crate::support::process_gone(orphan[0]),
+        "worker {} outlived the thread that started it",
+        orphan[0]
+    );
+    speak("Spoken by the next worker.").unwrap();
+    let idle = engine.idle_workers();
+    assert_eq!(idle.len(), 1);
+    assert_ne!(idle[0], orphan[0]);
+}
+
 #[test]
 fn libespeak_gives_the_programs_audio_sample_for_sample() {
     if !require("espeak-ng") {

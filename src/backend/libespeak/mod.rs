@@ -106,9 +106,17 @@ impl LibEspeak {
             .collect()
     }
 
+    /// An idle worker, or a new one. An idle worker may have died since it was given back:
+    /// a worker dies with the thread that started it (`PR_SET_PDEATHSIG` follows the thread,
+    /// not the process), so a pool thread that ended took its workers with it. Those are
+    /// reaped and skipped here.
     fn take_worker(&self) -> Result<Worker, SynthError> {
-        if let Some(w) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
-            return Ok(w);
+        loop {
+            let popped = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let Some(mut w) = popped else { break };
+            if !w.exited() {
+                return Ok(w);
+            }
         }
         match spawn(&self.settings)? {
             (w, Hello::Ready { .. }) => Ok(w),

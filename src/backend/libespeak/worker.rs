@@ -9,7 +9,8 @@
 //! - The protocol runs on a private duplicate of stdout; file descriptor 1 itself then points
 //!   at stderr, so nothing the library prints can corrupt a reply.
 //! - The worker dies with its parent (`PR_SET_PDEATHSIG`), and so does each copy with the
-//!   worker, so no worker outlives an aloud killed with SIGKILL either.
+//!   worker, so no worker outlives an aloud killed with SIGKILL either. The signal comes when
+//!   the *thread* that started the worker ends; the pool skips workers that died so.
 //! - It must stay single-threaded (forking needs it): no Ctrl-C handler thread is installed in
 //!   this mode (`main.rs`), and its parent kills its process group instead.
 //!
