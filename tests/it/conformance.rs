@@ -550,6 +550,29 @@ fn libespeak_skips_a_worker_whose_thread_ended() {
     let idle = engine.idle_workers();
     assert_eq!(idle.len(), 1);
     assert_ne!(idle[0], orphan[0]);
+    assert_no_playback_libraries(idle[0]);
+}
+
+/// The worker loads libespeak-ng without the playback libraries it depends on (libpcaudio,
+/// and through it PulseAudio, ALSA, X11...): the aloud executable stands in for libpcaudio
+/// (see the module docs of `backend::libespeak::ffi`).
+fn assert_no_playback_libraries(worker: u32) {
+    let maps = std::fs::read_to_string(format!("/proc/{worker}/maps")).unwrap();
+    let libraries: std::collections::BTreeSet<&str> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|path| path.contains(".so"))
+        .collect();
+    assert!(
+        libraries.iter().any(|l| l.contains("libespeak-ng")),
+        "worker {worker} has not loaded libespeak-ng: {libraries:#?}"
+    );
+    for playback in ["libpcaudio", "libpulse", "libasound"] {
+        assert!(
+            !libraries.iter().any(|l| l.contains(playback)),
+            "worker {worker} loaded {playback}: {libraries:#?}"
+        );
+    }
 }
 
 #[test]
