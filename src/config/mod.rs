@@ -1,9 +1,10 @@
 //! Settings the pipeline needs, already validated, with no trace of clap.
 //!
 //! [`ConvertRequest`] is what the user asked for (every field optional); [`resolve`] layers it
-//! over the config files ([`file`]), the voice profile ([`profile`]) and the defaults, checks
-//! every value, and gives a [`ConvertConfig`]. Precedence, highest first: command-line flags,
-//! `./aloud.toml`, the user's `aloud.toml`, the voice profile, built-in defaults.
+//! over the config files ([`file`](mod@file)), the voice profile ([`profile`]) and the
+//! defaults, checks every value, and gives a [`ConvertConfig`]. Precedence, highest first:
+//! command-line flags, `./aloud.toml`, the user's `aloud.toml`, the voice profile, built-in
+//! defaults.
 //!
 //! `--voice NAME` picks the profile `voices/NAME.toml`; a name with no profile is passed to the
 //! engine as its own voice name, over the default profile.
