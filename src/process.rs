@@ -409,9 +409,9 @@ impl Worker {
         self.child.id()
     }
 
-    /// Whether the worker has ended (without waiting).
-    pub fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+    /// `Some(status)` once the worker has exited (reaped then; without waiting).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Sends one frame and waits for one back, all within `timeout`.

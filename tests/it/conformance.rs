@@ -520,9 +520,6 @@ fn libespeak_behaves() {
     }
 }
 
-/// The library engine speaks each unit in a fresh copy of an initialised worker, with the
-/// program's own flags, so its audio is the program's, sample for sample, whatever the worker
-/// spoke before and whichever worker speaks.
 /// A worker dies with the thread that started it (`PR_SET_PDEATHSIG` follows the thread): an
 /// idle worker whose thread has ended is skipped, not handed a unit.
 #[test]
@@ -541,21 +538,9 @@ fn libespeak_skips_a_worker_whose_thread_ended() {
         .unwrap()
     });
     assert_eq!(orphan.len(), 1);
-    // The signal reaches the worker a moment after `join` returns. Wait until it can be
-    // reaped (looked at with WNOWAIT, leaving that to the engine): its main thread turns
-    // zombie first, and the process only once its other threads have ended too.
-    let zombie = (0..250).any(|_| {
-        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
-        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
-        let pid = nix::unistd::Pid::from_raw(orphan[0] as i32);
-        let is = !matches!(waitid(Id::Pid(pid), flags), Ok(WaitStatus::StillAlive));
-        if !is {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        is
-    });
+    // The signal reaches the worker a moment after `join` returns.
     assert!(
-        zombie,
+        crate::support::child_ended(orphan[0]),
         "worker {} outlived the thread that started it",
         orphan[0]
     );
@@ -588,6 +573,9 @@ fn assert_no_playback_libraries(worker: u32) {
     }
 }
 
+/// The library engine speaks each unit in a fresh copy of an initialised worker, with the
+/// program's own flags, so its audio is the program's, sample for sample, whatever the worker
+/// spoke before and whichever worker speaks.
 #[test]
 fn libespeak_gives_the_programs_audio_sample_for_sample() {
     if !require("espeak-ng") {

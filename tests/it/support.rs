@@ -5,6 +5,7 @@
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The sample article shipped in `input/`.
 pub const SAMPLE: &str = include_str!("../../input/us-iraq-dialogue.txt");
@@ -290,14 +291,37 @@ pub fn stat_fields(stat: &str) -> std::str::SplitWhitespace<'_> {
         .split_whitespace()
 }
 
-/// Whether process `pid` is gone (or a zombie awaiting its parent).
+/// Whether process `pid` is gone (or a zombie awaiting its parent), within 2 s.
 pub fn process_gone(pid: u32) -> bool {
-    for _ in 0..100 {
+    eventually(Duration::from_secs(2), || {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat.is_empty() || stat_fields(&stat).next() == Some("Z") {
+        stat.is_empty() || stat_fields(&stat).next() == Some("Z")
+    })
+}
+
+/// Whether this process's child `pid` has ended so that it can be reaped, within 5 s; it is
+/// only looked at (`WNOWAIT`), the reaping left to its owner. Stricter than [`process_gone`]:
+/// a killed process's main thread turns zombie first, and the process only once its other
+/// threads have ended too.
+pub fn child_ended(pid: u32) -> bool {
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | WaitPidFlag::WNOHANG;
+    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    eventually(Duration::from_secs(5), || {
+        !matches!(waitid(Id::Pid(pid), flags), Ok(WaitStatus::StillAlive))
+    })
+}
+
+/// Whether `done` turns true within `limit`, asked every 20 ms.
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        if done() {
             return true;
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
-    false
 }

@@ -28,12 +28,13 @@
 //! - The worker loads no playback library. libespeak-ng links libpcaudio for its playback
 //!   modes; libpcaudio and what it brings (PulseAudio, ALSA, X11 and more) are 29 libraries
 //!   and 150 of a worker's 202 memory mappings, which every fork copies and every copy's exit
-//!   tears down again (about 0.1 ms per unit on the benchmark machine). The aloud executable is linked
-//!   (`build.rs`) with the name `libpcaudio.so.0` and exports the eight functions of
-//!   `no_audio_device` below, so the dynamic loader takes aloud itself for that dependency
-//!   and loads nothing else. Synchronous mode never plays: espeak-ng asks once for a device,
-//!   gets none, and never calls the other seven. Unit tests load the library into the test
-//!   program, which is not so linked, and so get the real libpcaudio; the audio is the same.
+//!   tears down again (about 0.1 ms per unit on the benchmark machine). The aloud executable
+//!   is linked (`build.rs`) with the name `libpcaudio.so.0` and exports the eight functions
+//!   of `no_audio_device` below, so the dynamic loader takes aloud itself for that
+//!   dependency and loads nothing else. Synchronous mode never plays: espeak-ng asks once
+//!   for a device, gets none, and never calls the other seven. Unit tests load the library
+//!   into the test program, which is not so linked, and so get the real libpcaudio; the
+//!   audio is the same.
 
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, OsStr, c_char, c_int, c_short, c_uint, c_void};

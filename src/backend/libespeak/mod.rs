@@ -114,7 +114,7 @@ impl LibEspeak {
         loop {
             let popped = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let Some(mut w) = popped else { break };
-            if !w.exited() {
+            if w.exited().is_none() {
                 return Ok(w);
             }
         }

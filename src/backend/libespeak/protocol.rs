@@ -481,7 +481,10 @@ mod tests {
                     self.0.push(b.to_vec());
                     Ok(b.len())
                 }
-                fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                fn write_vectored(
+                    &mut self,
+                    bufs: &[std::io::IoSlice<'_>],
+                ) -> std::io::Result<usize> {
                     self.0.push(bufs.iter().flat_map(|b| b.iter().copied()).collect());
                     Ok(bufs.iter().map(|b| b.len()).sum())
                 }
