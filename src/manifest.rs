@@ -69,7 +69,9 @@ pub struct Manifest {
     pub files: Files,
     /// Chapters in order.
     pub chapters: Vec<ChapterRecord>,
-    /// Paragraphs in order.
+    /// Paragraphs in order. The fields are written in the order declared here, and the
+    /// folder's index reads a manifest only up to this field (`index::read_index_fields`):
+    /// what it shows must come before.
     pub paragraphs: Vec<ParagraphRecord>,
     /// Content that was deliberately not spoken (code blocks).
     pub skipped: Vec<SkippedRecord>,

@@ -1334,18 +1334,34 @@ impl Finisher<'_> {
         let html_path = job.output(".html");
         let json_path = job.output(".json");
         let captions_path = job.output(".captions.vtt");
-        let html_tmp = temp_with(
-            &html_path,
-            html::article_page(&manifest, &page_audio).as_bytes(),
-        )?;
-        let captions_tmp = temp_with(&captions_path, captions::webvtt(&manifest).as_bytes())?;
-        let mut json_tmp = temp_beside(&json_path)?;
-        manifest
-            .write_json(BufWriter::with_capacity(256 * 1024, json_tmp.as_file_mut()))
-            .map_err(|source| ArticleError::Write {
-                path: json_path.clone(),
-                source,
-            })?;
+        // The page, the captions and the manifest at once: each walks every timed word (a
+        // long article has tens of thousands), and this is the run's tail, when the
+        // synthesis of a single article has nothing left to overlap with.
+        let (html_tmp, captions_tmp, json_tmp) = std::thread::scope(|s| {
+            let page = s.spawn(|| {
+                temp_with(
+                    &html_path,
+                    html::article_page(&manifest, &page_audio).as_bytes(),
+                )
+            });
+            let captions =
+                s.spawn(|| temp_with(&captions_path, captions::webvtt(&manifest).as_bytes()));
+            let json = temp_beside(&json_path).and_then(|mut tmp| {
+                manifest
+                    .write_json(BufWriter::with_capacity(256 * 1024, tmp.as_file_mut()))
+                    .map_err(|source| ArticleError::Write {
+                        path: json_path.clone(),
+                        source,
+                    })?;
+                Ok(tmp)
+            });
+            let joined = |h: std::thread::ScopedJoinHandle<'_, _>| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
+            (joined(page), joined(captions), json)
+        });
+        let (html_tmp, captions_tmp, json_tmp) = (html_tmp?, captions_tmp?, json_tmp?);
         if process::cancelled() {
             return Err(ArticleError::Encode(EncodeError::Cancelled));
         }
