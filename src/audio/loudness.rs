@@ -164,15 +164,10 @@ fn measure_in_pieces(
         .filter(|(a, b)| a < b || frames == 0)
         .collect();
     let read = |from: u64, to: u64, out: &mut Vec<i16>| -> io::Result<()> {
-        let mut bytes = vec![0u8; ((to - from) * 2) as usize];
-        file.read_exact_at(&mut bytes, data_offset + from * 2)?;
         out.clear();
-        out.extend(
-            bytes
-                .chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]])),
-        );
-        Ok(())
+        super::read_le_samples(out, (to - from) as usize, |bytes| {
+            file.read_exact_at(bytes, data_offset + from * 2)
+        })
     };
     let last = bounds.len() - 1;
     let results: Vec<io::Result<(EbuR128, f32)>> = std::thread::scope(|scope| {
@@ -891,12 +886,10 @@ mod tests {
     }
 
     fn read_back(f: &File, frames: usize) -> Vec<i16> {
-        let mut bytes = vec![0u8; frames * 2];
-        f.read_exact_at(&mut bytes, 10).unwrap();
-        bytes
-            .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]))
-            .collect()
+        let mut samples = Vec::new();
+        crate::audio::read_le_samples(&mut samples, frames, |bytes| f.read_exact_at(bytes, 10))
+            .unwrap();
+        samples
     }
 
     fn speechlike(rate: u32) -> Vec<i16> {

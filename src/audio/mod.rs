@@ -90,6 +90,26 @@ pub fn le_bytes<'a>(samples: &'a [i16], scratch: &'a mut Vec<u8>) -> &'a [u8] {
     }
 }
 
+/// Appends `n` samples to `out` from their 16-bit little-endian bytes, the inverse of
+/// [`le_bytes`]: `fill` reads the bytes straight into the new end of `out` (from a pipe, a
+/// file, a slice), which are then turned into numbers in place (nothing to do on a
+/// little-endian machine). No buffer of bytes, no copy.
+pub fn read_le_samples<E>(
+    out: &mut Vec<i16>,
+    n: usize,
+    fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = out.len();
+    out.resize(start + n, 0);
+    fill(bytemuck::cast_slice_mut(&mut out[start..]))?;
+    if cfg!(target_endian = "big") {
+        for s in &mut out[start..] {
+            *s = i16::from_le(*s);
+        }
+    }
+    Ok(())
+}
+
 /// `count × to / from` (a count of units of `1/from` s in units of `1/to` s), rounded half up,
 /// in integers; a `from` of 0 counts as 1.
 pub fn scale(count: u64, from: u32, to: u32) -> u64 {

@@ -221,7 +221,7 @@ impl Synthesizer for LibEspeak {
                 .map_err(from_worker)?;
             // Samples, nearly all of a reply, go straight from the pipe into `samples`.
             if let Some(n) = Reply::samples_head(&head, rest).map_err(unreadable)? {
-                protocol::read_samples(&mut samples, n, |bytes| {
+                crate::audio::read_le_samples(&mut samples, n, |bytes| {
                     worker.receive_rest(bytes, deadline, s.timeout)
                 })
                 .map_err(from_worker)?;

@@ -151,7 +151,7 @@ impl Reply {
     /// Reads the start of a reply body (at least its first [`SAMPLES_HEAD`] bytes, or all of
     /// a shorter one) when `rest` more bytes follow it: `Some(n)` for a [`Reply::Samples`]
     /// frame, whose rest is exactly its `n` samples (16-bit little-endian), for
-    /// [`read_samples`] to read straight into the caller's memory; `None`
+    /// [`crate::audio::read_le_samples`] to read straight into the caller's memory; `None`
     /// for any other reply, to be read whole and given to [`Reply::decode`].
     pub fn samples_head(head: &[u8], rest: usize) -> Result<Option<usize>, String> {
         if head.first() != Some(&REPLY_SAMPLES) {
@@ -206,15 +206,25 @@ impl Reply {
         }
     }
 
+    /// Appends a samples frame body's samples to `out` the way the backend reads them from
+    /// the pipe: its head first, then the bytes straight into the end of `out`. `Ok(false)`,
+    /// with `out` untouched, for any other reply.
+    fn append_samples(body: &[u8], out: &mut Vec<i16>) -> Result<bool, String> {
+        let head = &body[..body.len().min(SAMPLES_HEAD)];
+        let Some(n) = Reply::samples_head(head, body.len() - head.len())? else {
+            return Ok(false);
+        };
+        crate::audio::read_le_samples(out, n, |bytes| {
+            bytes.copy_from_slice(&body[head.len()..]);
+            Ok::<_, String>(())
+        })?;
+        Ok(true)
+    }
+
     /// Parses a frame body.
     pub fn decode(body: &[u8]) -> Result<Reply, String> {
-        let head = &body[..body.len().min(SAMPLES_HEAD)];
-        if let Some(n) = Reply::samples_head(head, body.len() - head.len())? {
-            let mut samples = Vec::with_capacity(n);
-            read_samples(&mut samples, n, |bytes| {
-                bytes.copy_from_slice(&body[SAMPLES_HEAD..]);
-                Ok::<_, String>(())
-            })?;
+        let mut samples = Vec::new();
+        if Reply::append_samples(body, &mut samples)? {
             return Ok(Reply::Samples(samples));
         }
         let mut r = Reader::new(body);
@@ -249,25 +259,6 @@ impl Reply {
         r.end()?;
         Ok(reply)
     }
-}
-
-/// Appends the `n` samples of a samples frame (see [`Reply::samples_head`]) to `out`: `fill`
-/// reads their little-endian bytes straight into the new end of `out`, which are then turned
-/// into numbers in place (nothing to do on a little-endian machine).
-pub fn read_samples<E>(
-    out: &mut Vec<i16>,
-    n: usize,
-    fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
-) -> Result<(), E> {
-    let start = out.len();
-    out.resize(start + n, 0);
-    fill(bytemuck::cast_slice_mut(&mut out[start..]))?;
-    if cfg!(target_endian = "big") {
-        for s in &mut out[start..] {
-            *s = i16::from_le(*s);
-        }
-    }
-    Ok(())
 }
 
 /// Writes `samples` as [`Reply::Samples`] frames of up to [`FRAME_SAMPLES`] each, header
@@ -391,12 +382,9 @@ mod tests {
     /// What the libespeak-ng backend does with a samples frame: its head first, then its
     /// samples read as bytes straight into the end of `out`.
     fn read_samples_directly(body: &[u8], out: &mut Vec<i16>) -> Result<(), String> {
-        let head = &body[..SAMPLES_HEAD.min(body.len())];
-        let n = Reply::samples_head(head, body.len() - head.len())?.ok_or("not samples")?;
-        read_samples(out, n, |bytes| {
-            bytes.copy_from_slice(&body[head.len()..]);
-            Ok(())
-        })
+        Reply::append_samples(body, out)?
+            .then_some(())
+            .ok_or_else(|| "not samples".to_string())
     }
 
     #[test]
