@@ -23,10 +23,12 @@ while [ $# -gt 0 ]; do
 done
 [ "$JOBS" = "1 1" ] && JOBS=1
 
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 REPORT=$(mktemp)
 trap 'rm -f "$REPORT"' EXIT
 {
-  echo "Measured on $(date -u +%Y-%m-%d) with \`bench/all.sh\`: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(free -g | awk '/Mem:/ { print $2 }') GiB, $(. /etc/os-release && echo "$PRETTY_NAME")."
+  echo "Measured on $(date -u +%Y-%m-%d) with \`bench/all.sh\`: $(machine)."
   echo
   echo "#### One long article"
   echo

@@ -20,8 +20,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/aloud-batch.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-ALOUD="$ROOT/target/release/aloud"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+aloud_binary
 
 # Articles of 1 to 40 paragraphs, cycling through the sample article's paragraphs.
 mkdir -p "$WORK/in"
@@ -56,7 +57,7 @@ read -r edit_wall edit_cpu <<< "$(timed edit "$ALOUD" convert -q "$WORK/in" -o "
 units=$(field cold "d['units']['synthesized']")
 audio=$(field cold "round(d['audio_seconds'] / 3600, 2)")
 echo "Corpus: $ARTICLES articles, $units paragraphs, ${audio} h of speech (espeak-ng, -j $(nproc))."
-echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)."
+echo "Machine: $(machine)."
 echo
 echo "| run | wall (s) | CPU (s) | articles converted / up to date | units synthesized / from cache |"
 echo "|---|---:|---:|---:|---:|"
@@ -65,7 +66,7 @@ for r in cold warm edit; do
   echo "| $r | $w | $c | $(field $r "d['articles']['converted']") / $(field $r "d['articles']['unchanged']") | $(field $r "d['units']['synthesized']") / $(field $r "d['units']['cached']") |"
 done
 echo
-echo "warm / cold wall: $(echo "$warm_wall / $cold_wall" | bc -l | xargs printf '%.3f')"
+echo "warm / cold wall: $(calc %.3f "$warm_wall / $cold_wall")"
 echo
 
 # Scaling: the mock engine with 50 ms of latency per call, no cache, on a subset.
@@ -80,6 +81,6 @@ t1=""
 for j in $JOBS; do
   read -r w _ <<< "$(timed "scale$j" "$ALOUD" convert -q --backend mock --mock-latency-ms 50 --no-cache -j "$j" "$WORK/scale" -o "$WORK/scale-out-$j")"
   [ -z "$t1" ] && t1=$w
-  ideal=$(echo "$t1 / $j" | bc -l)
-  printf "| %s | %.2f | %.2f | %.1f %% |\n" "$j" "$w" "$ideal" "$(echo "100 * $ideal / $w" | bc -l)"
+  ideal=$(calc %.6f "$t1 / $j")
+  printf "| %s | %.2f | %.2f | %s %% |\n" "$j" "$w" "$ideal" "$(calc %.1f "100 * $ideal / $w")"
 done

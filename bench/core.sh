@@ -29,14 +29,10 @@ for tool in espeak-ng sox /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required (apt-get install espeak-ng sox time)" >&2; exit 1; }
 done
 
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-ALOUD="$ROOT/target/release/aloud"
-
-# The corpus: the sample article's paragraphs (minus its player-fallback line), numbered and
-# cycled, one blank line between paragraphs.
-awk -v n="$PARAGRAPHS" 'NR > 1 && NF { p[++k] = $0 }
-  END { for (i = 1; i <= n; i++) { if (i > 1) print ""; printf "Paragraph %d. %s\n", i, p[(i - 1) % k + 1] } }' \
-  "$ROOT/input/us-iraq-dialogue.txt" > "$WORK/corpus.txt"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+aloud_binary
+make_corpus "$PARAGRAPHS" "$WORK/corpus.txt"
 mkdir -p "$WORK/paras"
 awk -v dir="$WORK/paras" 'NF { f = sprintf("%s/%06d.txt", dir, ++i); print > f; close(f) }' "$WORK/corpus.txt"
 
@@ -86,7 +82,6 @@ sampled() {
   echo "$peak" > "$WORK/$1.pss"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
 
 # Rounds of all five, so that a machine whose speed drifts during the run (a shared host,
@@ -102,7 +97,7 @@ clean
 audio=$(awk '/"duration_seconds"/ { gsub(/,/, ""); print $2; exit }' "$WORK/out/corpus.json")
 
 echo "Corpus: $PARAGRAPHS paragraphs, $(wc -c < "$WORK/corpus.txt") bytes, $(awk -v s="$audio" 'BEGIN { printf "%dh %02dm", s / 3600, s % 3600 / 60 }') of speech (espeak-ng $(espeak-ng --version | awk '{ print $4 }'))."
-echo "Machine: $CORES cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(free -g | awk '/Mem:/ { print $2 }') GiB; median of $RUNS runs."
+echo "Machine: $(machine); median of $RUNS runs."
 echo
 echo "| | command | wall (s) | CPU (s) | largest process RSS (MiB) | process tree PSS (MiB) | wall / (a) | CPU / (a) |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
@@ -111,8 +106,8 @@ ca=$(col a 2)
 row() {
   local w c r p
   w=$(col "$1" 1); c=$(col "$1" 2); r=$(col "$1" 3); p=$(cat "$WORK/$1.pss")
-  printf "| (%s) | %s | %.2f | %.2f | %.1f | %.1f | %.3f | %.3f |\n" "$3" "$2" "$w" "$c" "$(echo "$r / 1024" | bc -l)" \
-    "$(echo "$p / 1024" | bc -l)" "$(echo "$w / $wa" | bc -l)" "$(echo "$c / $ca" | bc -l)"
+  printf "| (%s) | %s | %.2f | %.2f | %.1f | %.1f | %s | %s |\n" "$3" "$2" "$w" "$c" "$(calc %.1f "$r / 1024")" \
+    "$(calc %.1f "$p / 1024")" "$(calc %.3f "$w / $wa")" "$(calc %.3f "$c / $ca")"
 }
 row a "\`espeak-ng -f corpus.txt\` (one process)" a
 row b "one \`espeak-ng\` per paragraph, \`xargs -P$CORES\` + \`sox\`" b
