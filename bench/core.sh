@@ -114,3 +114,13 @@ row b "one \`espeak-ng\` per paragraph, \`xargs -P$CORES\` + \`sox\`" b
 row c "\`aloud convert -j $CORES --backend espeak-ng-process\`" c
 row l "\`aloud convert -j $CORES\` (libespeak-ng engine)" "c'"
 row d "\`aloud convert -j $CORES --backend mock\`" d
+
+# The same ratios round by round: each round's commands ran minutes apart, so a drift in the
+# machine's speed between rounds cancels out of these, though not out of the medians above.
+paired() { # paired COLUMN: (c') / (a) in each round, then their median
+  local ratios
+  ratios=$(paste -d' ' "$WORK/l.times" "$WORK/a.times" | awk -v c="$1" '{ printf "%.3f\n", $c / $(c + 3) }')
+  echo "$(echo "$ratios" | paste -sd' ' | sed 's/ /, /g') (median $(echo "$ratios" | median))"
+}
+echo
+echo "(c') / (a) in each round: CPU $(paired 2); wall $(paired 1)."
