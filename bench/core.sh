@@ -25,12 +25,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/aloud-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-for tool in espeak-ng sox /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is required (apt-get install espeak-ng sox time)" >&2; exit 1; }
-done
-
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+require "apt-get install espeak-ng sox time" espeak-ng sox /usr/bin/time
 aloud_binary
 make_corpus "$PARAGRAPHS" "$WORK/corpus.txt"
 mkdir -p "$WORK/paras"
@@ -60,9 +57,7 @@ clean() { rm -rf "$WORK/out" "$WORK"/paras/*.wav "$WORK"/*.wav; }
 timed() {
   local -n argv="CMD_$1"
   clean
-  /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "${argv[@]}" >/dev/null 2>"$WORK/$1.err" ||
-    { echo "bench: $1 failed:" >&2; cat "$WORK/$1.err" >&2; exit 1; }
-  awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' "$WORK/t" >> "$WORK/$1.times"
+  timed_into "$1" "${argv[@]}"
 }
 
 # sampled NAME: runs command NAME once more, untimed, sampling the process tree's PSS. The
@@ -82,7 +77,6 @@ sampled() {
   echo "$peak" > "$WORK/$1.pss"
 }
 
-col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
 
 # Rounds of all five, so that a machine whose speed drifts during the run (a shared host,
 # say) slows every command alike rather than whichever ran at the time.

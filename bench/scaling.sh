@@ -26,23 +26,17 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/aloud-scaling.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-for tool in espeak-ng /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is required (apt-get install espeak-ng time)" >&2; exit 1; }
-done
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
+require "apt-get install espeak-ng time" espeak-ng /usr/bin/time
 aloud_binary
 make_corpus "$PARAGRAPHS" "$WORK/corpus.txt"
 
-# timed NAME COMMAND...: runs COMMAND once under GNU time, appending "wall cpu rss_kib" to NAME.
+# timed NAME COMMAND...: runs COMMAND once, into empty outputs, under GNU time.
 timed() {
-  local name=$1; shift
   rm -rf "$WORK/out" "$WORK/a.wav"
-  /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$@" >/dev/null 2>"$WORK/$name.err" ||
-    { echo "bench: $name failed:" >&2; cat "$WORK/$name.err" >&2; exit 1; }
-  awk '{ printf "%.2f %.2f %d\n", $1, $2 + $3, $4 }' "$WORK/t" >> "$WORK/$name.times"
+  timed_into "$@"
 }
-col() { awk -v c="$2" '{ print $c }' "$WORK/$1.times" | median; }
 
 for _ in $(seq "$RUNS"); do
   timed a espeak-ng -f "$WORK/corpus.txt" -w "$WORK/a.wav"
@@ -71,11 +65,11 @@ if [[ " $BACKENDS " == *" c "* ]]; then
 fi
 echo "$header"
 echo "$rule"
-first=""
+# Speed-up and efficiency are on the first --jobs measured (normally 1).
+read -r j1 _ <<< "$JOBS"
+w1=$(col "l$j1" 1)
 for j in $JOBS; do
   w=$(col "l$j" 1); c=$(col "l$j" 2); r=$(col "l$j" 3)
-  [ -z "$first" ] && first="$w $(echo "$JOBS" | awk '{ print $1 }')"
-  read -r w1 j1 <<< "$first"
   speedup=$(calc %.2f "$w1 / $w")
   line="| $j | $w | $c | $(calc %.1f "$r / 1024") | $(calc %.3f "$w / $wa") | $(calc %.3f "$c / $ca") | ${speedup}× | $(calc %.0f "100 * $w1 / $w / ($j / $j1)") % |"
   if [[ " $BACKENDS " == *" c "* ]]; then
