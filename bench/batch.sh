@@ -16,6 +16,7 @@ ARTICLES=${1:-200}
 SCALING=${2:-30}
 shift 2 2>/dev/null || shift $#
 JOBS=${*:-1 2}
+[ "$ARTICLES" -ge 7 ] || { echo "bench: the edit run changes article 7, so ARTICLES must be at least 7" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/aloud-batch.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
