@@ -1675,8 +1675,7 @@ fn paragraph_timings(
             text: range.clone().map(|r| [r.start, r.end]),
         })
         .collect();
-    // A sentence's written text: from its first written word (with any opening quote before
-    // it) to the next sentence's, without the white space between.
+    // Where each sentence's first written word starts.
     let first_written = |from: u64, to: Option<u64>| {
         words
             .iter()
@@ -1691,36 +1690,16 @@ fn paragraph_timings(
             first_written(s.start, next)
         })
         .collect();
-    let mut sentences = Vec::with_capacity(spoken_sentences.len());
-    let mut floor = 0;
-    for (k, (spoken, s)) in spoken_sentences.iter().enumerate() {
-        let text = starts[k].map(|a| {
-            let mut a = a.max(floor);
-            while let Some(c) = written[floor..a]
-                .chars()
-                .next_back()
-                .filter(|c| !c.is_whitespace())
-            {
-                a -= c.len_utf8();
-            }
-            let b = starts[k + 1..]
-                .iter()
-                .flatten()
-                .next()
-                .copied()
-                .unwrap_or(written.len())
-                .max(a);
-            let b = a + written[a..b].trim_end().len();
-            floor = b;
-            [a, b]
-        });
-        sentences.push(SentenceRecord {
+    let sentences = spoken_sentences
+        .iter()
+        .zip(timing::sentence_ranges(written, &starts))
+        .map(|((spoken, s), text)| SentenceRecord {
             start_frame: s.start,
             end_frame: s.end,
             spoken: spoken.to_string(),
-            text,
-        });
-    }
+            text: text.map(|r| [r.start, r.end]),
+        })
+        .collect();
     match precision {
         Precision::Word => (sentences, words),
         Precision::Sentence => (sentences, Vec::new()),

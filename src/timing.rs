@@ -219,6 +219,53 @@ pub fn align(written: &str, spoken: &[&str]) -> Vec<Option<Range<usize>>> {
     out
 }
 
+/// The written text of each sentence, given where its first written word starts (`None` for a
+/// sentence none of whose words were found). A sentence runs from that word, with the opening
+/// quotes or brackets written against it (`“We`, `(It`), to the next sentence's start, less the
+/// white space between; a sentence without a start gets no text.
+pub fn sentence_ranges(written: &str, first_words: &[Option<usize>]) -> Vec<Option<Range<usize>>> {
+    // Starts first, so that a sentence ends before the quote that opens the next one.
+    let mut floor = 0;
+    let starts: Vec<Option<usize>> = first_words
+        .iter()
+        .map(|a| {
+            a.map(|a| {
+                let a = a.clamp(floor, written.len());
+                floor = a;
+                with_opening_marks(written, a)
+            })
+        })
+        .collect();
+    let mut floor = 0;
+    (0..starts.len())
+        .map(|k| {
+            let a = starts[k]?.max(floor);
+            let next = starts[k + 1..].iter().flatten().next();
+            let b = next.copied().unwrap_or(written.len()).max(a);
+            let b = a + written[a..b].trim_end().len();
+            floor = b;
+            Some(a..b)
+        })
+        .collect()
+}
+
+/// `at`, moved back over the punctuation written against the word there (`“`, `(`, `¿`) when
+/// white space or the start of the text comes before it; otherwise `at`.
+fn with_opening_marks(text: &str, at: usize) -> usize {
+    let before = &text[..at];
+    let marks = before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| !c.is_whitespace() && !c.is_alphanumeric())
+        .last()
+        .map_or(at, |(i, _)| i);
+    let attached = text[..marks]
+        .chars()
+        .next_back()
+        .is_none_or(char::is_whitespace);
+    if attached { marks } else { at }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +317,40 @@ mod tests {
             ]
         );
         assert!(align("", &["a"]).iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn a_sentence_keeps_the_quote_or_bracket_that_opens_it() {
+        let text = "“It works,” she said. “Then it broke.” He left. (It was late.) ¿Qué? Fin.";
+        let at = |w: &str| text.find(w);
+        let firsts = [
+            at("It"),
+            at("Then"),
+            at("He"),
+            at("It was"),
+            at("Qué"),
+            at("Fin"),
+        ];
+        assert_eq!(
+            written(text, &sentence_ranges(text, &firsts)),
+            [
+                Some("“It works,” she said."),
+                Some("“Then it broke.”"),
+                Some("He left."),
+                Some("(It was late.)"),
+                Some("¿Qué?"),
+                Some("Fin."),
+            ]
+        );
+        // Punctuation after a word without a space belongs to that word's sentence; a sentence
+        // whose words were not found gets no text, and the one before it runs on.
+        let text = "One.\"Two\" three. Four.";
+        let firsts = [Some(0), text.find("Two"), None, text.find("Four")];
+        assert_eq!(
+            written(text, &sentence_ranges(text, &firsts)),
+            [Some("One.\""), Some("Two\" three."), None, Some("Four.")]
+        );
+        assert!(sentence_ranges("", &[]).is_empty());
     }
 
     #[test]
