@@ -21,6 +21,7 @@ use crate::audio::frames_to_ms;
 use crate::config::ChapterFormat;
 use crate::manifest::{ChapterRecord, Manifest, ParagraphRecord};
 use crate::report::clock;
+use crate::timing::Precision;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -138,6 +139,13 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
             url_path(vtt)
         );
     }
+    if let Some(vtt) = &m.files.captions_vtt {
+        let _ = writeln!(
+            h,
+            "<track kind=\"captions\" src=\"{}\" srclang=\"en\" label=\"Captions\">",
+            url_path(vtt)
+        );
+    }
     h.push_str("<p>Your browser cannot play audio in the page. Download it instead:");
     for (i, a) in audio.iter().enumerate() {
         let _ = write!(
@@ -179,6 +187,18 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
                 chapter_format_label(format)
             );
         }
+    }
+    if let Some(vtt) = &m.files.captions_vtt {
+        let _ = writeln!(
+            h,
+            "<li><a href=\"{}\" download>Captions</a> <span class=\"muted\">WebVTT, {}</span></li>",
+            url_path(vtt),
+            match m.timing {
+                Precision::Word => "one cue per sentence, with word times",
+                Precision::Sentence => "one cue per sentence",
+                Precision::Paragraph => "sentences timed within their paragraph",
+            }
+        );
     }
     h.push_str("</ul>\n</section>\n");
 
@@ -435,7 +455,6 @@ fn heading_level(m: &Manifest, p: &ParagraphRecord) -> u8 {
     (level.saturating_add(2)).clamp(3, 6)
 }
 
-/// Milliseconds as exact decimal seconds for attributes and media fragments: `12.345`.
 /// How the download list names a chapter file.
 fn chapter_format_label(format: ChapterFormat) -> &'static str {
     match format {
@@ -447,6 +466,7 @@ fn chapter_format_label(format: ChapterFormat) -> &'static str {
     }
 }
 
+/// Milliseconds as exact decimal seconds for attributes and media fragments: `12.345`.
 fn seconds(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }

@@ -765,7 +765,11 @@ fn with_only_compressed_formats_the_page_uses_them() {
     assert!(m["files"].get("chapters_vtt").is_none());
     let page = String::from_utf8(env.read("output/a.html")).unwrap();
     assert!(page.contains("<source src=\"a.opus\" type=\"audio/ogg; codecs=opus\">"));
-    assert!(!page.contains("<track"), "no WebVTT, no track");
+    assert!(
+        !page.contains("kind=\"chapters\""),
+        "no WebVTT chapters, no chapters track"
+    );
+    assert!(page.contains("<track kind=\"captions\" src=\"a.captions.vtt\""));
     assert!(
         page.contains("href=\"a.opus#t="),
         "chapter links use the Opus"
