@@ -347,7 +347,7 @@ pub struct UnitRecord {
 /// Content that was not spoken.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkippedRecord {
-    /// What it was, e.g. `code`.
+    /// What it was, `code`, or `no-words` for a paragraph with nothing to speak (`* * *`).
     pub kind: String,
     /// The paragraph it stood before.
     pub before_paragraph: usize,

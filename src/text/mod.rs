@@ -119,10 +119,20 @@ impl TextOptions {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "article".into());
-        let article = outline::outline(parsed, &fallback, &self.furniture)?;
-        let units = units(&article, self);
+        let mut article = outline::outline(parsed, &fallback, &self.furniture)?;
+        let mut units = units(&article, self);
         if units.is_empty() {
             return Err(TextError::NothingSpeakable);
+        }
+        // A paragraph with no words to speak (a scene break `* * *`, a lone `—` or emoji)
+        // gets no unit; it is recorded as skipped rather than spoken as nothing.
+        let spoken = units_by_paragraph(article.paragraphs.len(), &units);
+        if spoken.iter().any(|r| r.is_empty()) {
+            let keep: Vec<bool> = spoken.iter().map(|r| !r.is_empty()).collect();
+            let new_index = article.retain_paragraphs(&keep, "no-words");
+            for u in &mut units {
+                u.paragraph = new_index[u.paragraph];
+            }
         }
         Ok((article, units))
     }
@@ -141,7 +151,7 @@ pub struct Article {
     pub paragraphs: Vec<Paragraph>,
     /// Chapters in order; the first starts at paragraph 0 and starts strictly increase.
     pub chapters: Vec<Chapter>,
-    /// Content deliberately not spoken (code blocks), for the manifest.
+    /// Content deliberately not spoken (code blocks; paragraphs with no words, such as a scene break `* * *`), for the manifest.
     pub skipped: Vec<Skipped>,
 }
 
@@ -172,6 +182,54 @@ impl Article {
             }
         }
         out
+    }
+
+    /// Keeps the paragraphs whose `keep` is true; the others are recorded as skipped content
+    /// of `kind`. Chapters keep their place (one left with no paragraph is dropped), and the
+    /// first starts at paragraph 0 again. Returns each old paragraph's new index (for a
+    /// dropped one, that of the paragraph after it). `keep` must hold at least one `true`.
+    pub fn retain_paragraphs(&mut self, keep: &[bool], kind: &str) -> Vec<usize> {
+        debug_assert!(keep.len() == self.paragraphs.len() && keep.contains(&true));
+        let mut new_index = Vec::with_capacity(keep.len() + 1);
+        let mut kept = 0;
+        for &k in keep {
+            new_index.push(kept);
+            kept += usize::from(k);
+        }
+        new_index.push(kept);
+        let old = std::mem::take(&mut self.paragraphs);
+        let mut dropped = Vec::new();
+        for (i, (p, &k)) in old.into_iter().zip(keep).enumerate() {
+            if k {
+                self.paragraphs.push(p);
+            } else {
+                dropped.push(Skipped {
+                    kind: kind.to_string(),
+                    before_paragraph: new_index[i],
+                    text: p.text,
+                });
+            }
+        }
+        for s in &mut self.skipped {
+            s.before_paragraph = new_index[s.before_paragraph.min(keep.len())];
+        }
+        // In order of position; at one position, what the reader skipped comes first.
+        self.skipped.extend(dropped);
+        self.skipped.sort_by_key(|s| s.before_paragraph);
+        for c in &mut self.chapters {
+            c.first_paragraph = new_index[c.first_paragraph];
+        }
+        // A chapter that now starts where the next one does, or past the end, has nothing.
+        let starts: Vec<usize> = self.chapters.iter().map(|c| c.first_paragraph).collect();
+        let mut i = 0;
+        self.chapters.retain(|c| {
+            i += 1;
+            c.first_paragraph < kept && starts.get(i).is_none_or(|&next| next > c.first_paragraph)
+        });
+        if let Some(first) = self.chapters.first_mut() {
+            first.first_paragraph = 0;
+        }
+        new_index
     }
 
     /// For each chapter, the chapter it is nested in (the nearest earlier one of a lower
@@ -278,7 +336,7 @@ pub struct Chapter {
 /// Content that was not spoken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
-    /// What it was, e.g. `code`.
+    /// What it was, `code`, or `no-words` for a paragraph with nothing to speak (`* * *`).
     pub kind: String,
     /// The paragraph it stood before (the paragraph count when it was last).
     pub before_paragraph: usize,
@@ -409,6 +467,55 @@ mod tests {
                 offset: 12,
                 line: 3
             }
+        );
+    }
+
+    #[test]
+    fn paragraphs_with_no_words_are_skipped_not_spoken() {
+        let read =
+            |text: &str, name: &str| TextOptions::default().read(text.as_bytes(), Path::new(name));
+        // Plain text: every paragraph is a chapter; the scene breaks go, with their chapters.
+        let (article, units) = read(
+            "* * *\n\nFirst one.\n\n* * *\n\n⁂\n\nLast one.\n\n—\n",
+            "a.txt",
+        )
+        .unwrap();
+        let texts: Vec<&str> = article.paragraphs.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(texts, ["First one.", "Last one."]);
+        let chapters: Vec<(&str, usize)> = article
+            .chapters
+            .iter()
+            .map(|c| (c.title.as_str(), c.first_paragraph))
+            .collect();
+        assert_eq!(chapters, [("First one.", 0), ("Last one.", 1)]);
+        let skipped: Vec<(&str, usize)> = article
+            .skipped
+            .iter()
+            .map(|s| (s.text.as_str(), s.before_paragraph))
+            .collect();
+        assert_eq!(skipped, [("* * *", 0), ("* * *", 1), ("⁂", 1), ("—", 2)]);
+        assert!(article.skipped.iter().all(|s| s.kind == "no-words"));
+        let unit_paragraphs: Vec<usize> = units.iter().map(|u| u.paragraph).collect();
+        assert_eq!(unit_paragraphs, [0, 1]);
+        // Markdown: a scene break inside a chapter leaves the chapter where it is.
+        let (article, units) = read(
+            "# T\n\n## One\n\nAlpha.\n\n⁂\n\n§\n\nBeta.\n\n## Two\n\nGamma.\n",
+            "b.md",
+        )
+        .unwrap();
+        let chapters: Vec<(&str, usize)> = article
+            .chapters
+            .iter()
+            .map(|c| (c.title.as_str(), c.first_paragraph))
+            .collect();
+        assert_eq!(chapters, [("One", 0), ("Two", 3)]);
+        assert_eq!(
+            units.last().unwrap().paragraph,
+            article.paragraphs.len() - 1
+        );
+        assert_eq!(
+            read("* * *\n\n—\n", "c.txt").unwrap_err(),
+            TextError::NothingSpeakable
         );
     }
 
