@@ -524,7 +524,9 @@ fn is_article(path: &Path) -> bool {
 }
 
 /// Output bases: `out_dir/rel-without-extension`, or with the extension kept where two
-/// inputs would collide, or with `~N` where even that collides.
+/// inputs would collide (or where an article at the top would be named `index`, whose page
+/// would overwrite the folder's `index.html`), or with `~N` where even that collides. Each
+/// renaming is one warning that names the files and what they are written as.
 fn name_outputs(
     found: Vec<(PathBuf, PathBuf)>,
     out_dir: &Path,
@@ -535,23 +537,27 @@ fn name_outputs(
     for (i, (_, rel)) in found.iter().enumerate() {
         by_stem.entry(stem_of(rel)).or_default().push(i);
     }
+    let index_stem = Path::new(index::INDEX_FILE).with_extension("");
     let mut bases: Vec<PathBuf> = found.iter().map(|(_, rel)| stem_of(rel)).collect();
+    let mut renamed: Vec<(String, Vec<usize>)> = Vec::new();
     for (stem, members) in &by_stem {
-        if members.len() < 2 {
+        let why = if members.len() > 1 {
+            format!("would all be written as {}.*", out_dir.join(stem).display())
+        } else if stem
+            .as_os_str()
+            .eq_ignore_ascii_case(index_stem.as_os_str())
+        {
+            format!(
+                "would be written as {}, the folder's index",
+                out_dir.join(index::INDEX_FILE).display()
+            )
+        } else {
             continue;
-        }
-        let names: Vec<String> = members
-            .iter()
-            .map(|&i| found[i].0.display().to_string())
-            .collect();
-        warnings.push(format!(
-            "{} would all be written as {}.*; each keeps its extension in its output name instead",
-            names.join(", "),
-            out_dir.join(stem).display()
-        ));
+        };
         for &i in members {
             bases[i] = safe_relative(&found[i].1);
         }
+        renamed.push((why, members.clone()));
     }
     // Still colliding (the same relative path under two inputs): number them in order.
     let mut count: BTreeMap<PathBuf, usize> = BTreeMap::new();
@@ -559,24 +565,37 @@ fn name_outputs(
         *count.entry(base.clone()).or_default() += 1;
     }
     let mut used: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for base in &mut bases {
+        if count[&*base] > 1 {
+            let n = used.entry(base.clone()).or_default();
+            *n += 1;
+            let mut s = base.clone().into_os_string();
+            s.push(format!("~{n}"));
+            *base = PathBuf::from(s);
+        }
+    }
+    for (why, members) in renamed {
+        let names: Vec<String> = members
+            .iter()
+            .map(|&i| found[i].0.display().to_string())
+            .collect();
+        let written: Vec<String> = members
+            .iter()
+            .map(|&i| format!("{}.*", out_dir.join(&bases[i]).display()))
+            .collect();
+        warnings.push(format!(
+            "{} {why}; written as {} instead",
+            names.join(", "),
+            written.join(", ")
+        ));
+    }
     found
         .into_iter()
         .zip(bases)
-        .map(|((source, rel), base)| {
-            let base = if count[&base] > 1 {
-                let n = used.entry(base.clone()).or_default();
-                *n += 1;
-                let mut s = base.clone().into_os_string();
-                s.push(format!("~{n}"));
-                PathBuf::from(s)
-            } else {
-                base
-            };
-            ArticleJob {
-                name: rel.to_string_lossy().into_owned(),
-                out_base: out_dir.join(base),
-                source,
-            }
+        .map(|((source, rel), base)| ArticleJob {
+            name: rel.to_string_lossy().into_owned(),
+            out_base: out_dir.join(base),
+            source,
         })
         .collect()
 }
@@ -659,6 +678,38 @@ mod tests {
         let found = discover(&[x1.clone(), x2, x1], &out).unwrap();
         let bases: Vec<_> = found.jobs.iter().map(|j| j.out_base.clone()).collect();
         assert_eq!(bases, [out.join("x.txt~1"), out.join("x.txt~2")]);
+        assert_eq!(found.warnings.len(), 1);
+        assert!(
+            found.warnings[0].ends_with(&format!(
+                "; written as {0}/x.txt~1.*, {0}/x.txt~2.* instead",
+                out.display()
+            )),
+            "{}",
+            found.warnings[0]
+        );
+    }
+
+    #[test]
+    fn an_article_named_index_does_not_overwrite_the_folder_index() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("in");
+        for f in ["index.md", "other.md", "sub/index.md"] {
+            touch(&root.join(f));
+        }
+        let out = d.path().join("out");
+        let found = discover(std::slice::from_ref(&root), &out).unwrap();
+        let bases: Vec<_> = found.jobs.iter().map(|j| j.out_base.clone()).collect();
+        // Only the top folder has an index page; sub/index.html is free.
+        assert_eq!(
+            bases,
+            [
+                out.join("index.md"),
+                out.join("other"),
+                out.join("sub/index")
+            ]
+        );
+        assert_eq!(found.warnings.len(), 1, "{:?}", found.warnings);
+        assert!(found.warnings[0].contains("the folder's index"));
     }
 
     #[test]
