@@ -367,6 +367,12 @@ pub enum TextError {
         /// 1-based line of that byte.
         line: usize,
     },
+    /// The bytes decode as UTF-8 but are not text: UTF-32 (by its byte-order mark), or many NUL
+    /// bytes (UTF-16 or UTF-32 without a byte-order mark, or a binary file).
+    #[error(
+        "{0}; convert it to UTF-8, e.g. with iconv -f UTF-16LE -t UTF-8 (or the encoding it is in)"
+    )]
+    NotText(String),
     /// A UTF-16 file (it has a UTF-16 byte-order mark) holds an invalid sequence.
     #[error(
         "the file is not valid UTF-16 (it starts with a UTF-16 byte-order mark; first bad byte at offset {offset})"
@@ -383,8 +389,15 @@ pub enum TextError {
 }
 
 /// Decodes file bytes: UTF-8 (a byte-order mark is dropped), or UTF-16 when a byte-order
-/// mark says so. Never guesses.
+/// mark says so. Never guesses: UTF-32, and UTF-8 that is more than an eighth NUL bytes (UTF-16
+/// without a byte-order mark), are refused.
 pub fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, TextError> {
+    if bytes.starts_with(b"\xFF\xFE\0\0") || bytes.starts_with(b"\0\0\xFE\xFF") {
+        return Err(TextError::NotText(
+            "the file is UTF-32 (it starts with a UTF-32 byte-order mark), which aloud does not read"
+                .into(),
+        ));
+    }
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
         return decode_utf16(rest, u16::from_le_bytes).map(Into::into);
     }
@@ -392,11 +405,21 @@ pub fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, TextError> {
         return decode_utf16(rest, u16::from_be_bytes).map(Into::into);
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    std::str::from_utf8(bytes).map(Into::into).map_err(|e| {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         let offset = e.valid_up_to();
         let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
         TextError::InvalidUtf8 { offset, line }
-    })
+    })?;
+    // A stray NUL is junk (it becomes a space); more than one byte in eight is not text: UTF-16
+    // without a byte-order mark is half NULs for Latin text, and valid UTF-8 all the same.
+    let nuls = bytes.iter().filter(|&&b| b == 0).count();
+    if nuls * 8 > bytes.len() {
+        return Err(TextError::NotText(format!(
+            "the file is not text: {nuls} of its {} bytes are NUL, as in UTF-16 or UTF-32 without a byte-order mark, or a binary file",
+            bytes.len()
+        )));
+    }
+    Ok(text.into())
 }
 
 fn decode_utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, TextError> {
@@ -517,6 +540,29 @@ mod tests {
             read("* * *\n\n—\n", "c.txt").unwrap_err(),
             TextError::NothingSpeakable
         );
+    }
+
+    #[test]
+    fn utf16_without_a_bom_utf32_and_binary_are_refused_not_spelled_out() {
+        let utf16le: Vec<u8> = "Hello world.\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let utf32: Vec<u8> = [0xFEFFu32, 'H' as u32, 'i' as u32]
+            .iter()
+            .flat_map(|c| c.to_le_bytes())
+            .collect();
+        for bytes in [
+            &utf16le[..],
+            &utf32[..],
+            b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0",
+        ] {
+            let err = decode(bytes).unwrap_err();
+            assert!(matches!(err, TextError::NotText(_)), "{err}");
+            assert!(err.to_string().contains("iconv"), "{err}");
+        }
+        // One stray NUL in real text is junk, not a different encoding.
+        assert!(decode(b"A line of text with one\0 NUL in it.").is_ok());
     }
 
     #[test]

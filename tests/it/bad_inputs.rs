@@ -153,6 +153,17 @@ converted_fixture!(
     "nul-bytes",
     vec!["Text with NUL bytes inside.", "Second ."]
 );
+refused_fixture!(
+    utf16_without_a_byte_order_mark,
+    "utf16le-no-bom.txt",
+    "the file is not text: 60 of its 120 bytes are NUL"
+);
+converted_fixture!(
+    scene_breaks_and_lone_symbols,
+    "scene-breaks.txt",
+    "scene-breaks",
+    vec!["The first part of the story.", "The second part."]
+);
 converted_fixture!(
     a_line_starting_with_a_dash,
     "dash-line.txt",
