@@ -402,8 +402,9 @@ pub struct Discovery {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiscoveryError {
-    /// An input does not exist or cannot be examined.
-    #[error("{}: {source}", .path.display())]
+    /// An input does not exist or cannot be examined. (The message leaves the cause to the
+    /// error chain, which prints it once.)
+    #[error("cannot read the input {}", .path.display())]
     Input {
         /// The input as given.
         path: PathBuf,

@@ -183,12 +183,9 @@ fn the_default_output_folder_is_output_in_the_working_folder() {
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
     let env = TestEnv::new();
-    env.mock_convert(&["nope.txt"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::starts_with(
-            "aloud: error: nope.txt: No such file or directory",
-        ));
+    env.mock_convert(&["nope.txt"]).assert().code(1).stderr(
+        "aloud: error: cannot read the input nope.txt: No such file or directory (os error 2)\n",
+    );
     assert!(env.files("output").is_empty());
 }
 
