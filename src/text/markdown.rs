@@ -163,53 +163,70 @@ fn heading_level(level: HeadingLevel) -> u8 {
     }
 }
 
-/// Reads `title`, `author` (or `authors`) and `date` from front matter.
+/// Reads `title`, `author` (or `authors`) and `date` from front matter. A list of authors is
+/// joined with commas (an author given as a table gives its `name`); front matter that does
+/// not parse gives nothing, and the article is titled as if it had none.
 fn front_matter(kind: MetadataBlockKind, src: &str, out: &mut Parsed) {
     let pairs: Vec<(String, String)> = match kind {
         MetadataBlockKind::PlusesStyle => src
             .parse::<toml::Table>()
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(k, v)| {
-                let v = match v {
-                    toml::Value::String(s) => s,
-                    toml::Value::Array(a) => a
-                        .iter()
-                        .filter_map(|v| v.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    toml::Value::Datetime(d) => d.to_string(),
-                    _ => return None,
-                };
-                Some((k.to_lowercase(), v))
-            })
+            .filter_map(|(k, v)| Some((k.to_lowercase(), toml_text(&v)?)))
             .collect(),
-        // The flat `key: value` subset of YAML that front matter uses in practice.
-        MetadataBlockKind::YamlStyle => src
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .filter(|(k, _)| !k.starts_with([' ', '\t', '-', '#']))
-            .map(|(k, v)| (k.trim().to_lowercase(), unquote(v.trim())))
-            .collect(),
+        MetadataBlockKind::YamlStyle => {
+            use yaml_rust2::{Yaml, YamlLoader};
+            let docs = YamlLoader::load_from_str(src).unwrap_or_default();
+            match docs.into_iter().next() {
+                Some(Yaml::Hash(h)) => h
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_lowercase(), yaml_text(v)?)))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }
     };
     let get = |key: &str| {
         pairs
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
+            .filter(|v| !v.trim().is_empty())
     };
     out.title = get("title");
     out.author = get("author").or_else(|| get("authors"));
     out.date = get("date");
 }
 
-fn unquote(v: &str) -> String {
-    let v = v.trim_start_matches('[').trim_end_matches(']');
-    v.split(',')
-        .map(|p| p.trim().trim_matches(['"', '\'']).to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A TOML front-matter value as text: strings, dates and numbers as written, lists joined with
+/// commas, a table by its `name`.
+fn toml_text(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Datetime(d) => Some(d.to_string()),
+        toml::Value::Array(a) => joined(a.iter().filter_map(toml_text)),
+        toml::Value::Table(t) => t.get("name").and_then(toml_text),
+        toml::Value::Boolean(_) => None,
+    }
+}
+
+/// A YAML front-matter value as text, like [`toml_text`].
+fn yaml_text(v: &yaml_rust2::Yaml) -> Option<String> {
+    use yaml_rust2::Yaml;
+    match v {
+        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Array(a) => joined(a.iter().filter_map(yaml_text)),
+        Yaml::Hash(h) => h.get(&Yaml::String("name".into())).and_then(yaml_text),
+        Yaml::Boolean(_) | Yaml::Alias(_) | Yaml::Null | Yaml::BadValue => None,
+    }
+}
+
+fn joined(parts: impl Iterator<Item = String>) -> Option<String> {
+    let parts: Vec<String> = parts.filter(|p| !p.trim().is_empty()).collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 #[cfg(test)]
@@ -290,6 +307,43 @@ mod tests {
             (p.title.as_deref(), p.author.as_deref(), p.date.as_deref()),
             (Some("T"), Some("A, B"), Some("2024-05-01"))
         );
+    }
+
+    #[test]
+    fn yaml_front_matter_is_read_as_yaml() {
+        let meta = |yaml: &str| {
+            let p = parse(&format!("---\n{yaml}\n---\n\nBody.\n"), false);
+            (p.title, p.author)
+        };
+        let title = |yaml: &str| meta(yaml).0;
+        assert_eq!(
+            title(r#"title: "He said \"hi\"""#).as_deref(),
+            Some(r#"He said "hi""#)
+        );
+        assert_eq!(title("title: 'It''s fine'").as_deref(), Some("It's fine"));
+        assert_eq!(
+            title(r#"title: "Hello, 'world'""#).as_deref(),
+            Some("Hello, 'world'")
+        );
+        assert_eq!(title("title: Say \"hi\"").as_deref(), Some("Say \"hi\""));
+        assert_eq!(
+            title("title: >\n  A folded\n  title").as_deref(),
+            Some("A folded title\n")
+        );
+        assert_eq!(title("title: 2024").as_deref(), Some("2024"));
+        assert_eq!(
+            meta("title: T\nauthors:\n  - Ann\n  - name: Bob\n    url: x")
+                .1
+                .as_deref(),
+            Some("Ann, Bob")
+        );
+        assert_eq!(
+            meta("author: [\"Roe, Jane\", Doe]").1.as_deref(),
+            Some("Roe, Jane, Doe")
+        );
+        // Not YAML: no metadata, and still not spoken.
+        let p = parse("---\ntitle: [unclosed\n---\n\nBody.\n", false);
+        assert_eq!((p.title, p.blocks.len()), (None, 1));
     }
 
     #[test]
