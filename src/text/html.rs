@@ -87,6 +87,13 @@ pub fn parse(html: &str) -> Parsed {
         .or_else(|| meta("time[datetime]", "datetime"));
     let fallback_author = meta("meta[name=author]", "content").or_else(|| byline(&doc));
     let og_title = meta("meta[property='og:title']", "content");
+    let headlines: Vec<String> = doc
+        .select("h1")
+        .nodes()
+        .iter()
+        .map(|n| super::normalize_whitespace(&n.text()))
+        .filter(|t| !t.is_empty())
+        .collect();
 
     remove_page_chrome(&doc);
     let depth = max_depth(&doc.root());
@@ -99,7 +106,9 @@ pub fn parse(html: &str) -> Parsed {
             .and_then(|mut r| r.parse())
         {
             Ok(article) => {
-                parsed.title = Some(article.title.to_string()).filter(|t| !t.trim().is_empty());
+                parsed.title = Some(article.title.to_string())
+                    .filter(|t| !t.trim().is_empty())
+                    .map(|t| whole_headline(t, &headlines));
                 parsed.author = article.byline.clone();
                 parsed.date = article.published_time.clone();
                 Some(Document::from(article.content.to_string()))
@@ -122,6 +131,18 @@ pub fn parse(html: &str) -> Parsed {
     content.select("head, title").remove();
     read_blocks(&content.root(), &mut parsed);
     parsed
+}
+
+/// Readability cuts a title at what looks like a site-name separator (`|`, `-`, `»`, `/`), and
+/// sometimes inside the headline itself (`Fish & chips» yes` → `Fish & chips`): when the page
+/// has a headline (`h1`) that starts with the cut title and goes on, that headline is the title.
+fn whole_headline(title: String, headlines: &[String]) -> String {
+    let cut = super::normalize_whitespace(&title);
+    headlines
+        .iter()
+        .find(|h| h.len() > cut.len() && h.starts_with(&cut))
+        .cloned()
+        .unwrap_or(title)
 }
 
 /// The text of a short byline element (`class="byline"`, `rel="author"`, ...), without "By".
@@ -501,5 +522,30 @@ mod tests {
         );
         assert_eq!(p.author.as_deref(), Some("Jane Roe"));
         assert_eq!(p.date.as_deref(), Some("2024-05-01T10:00:00Z"));
+    }
+
+    #[test]
+    fn a_headline_with_a_separator_in_it_is_not_cut() {
+        let page = |title: &str, h1: &str| {
+            parse(&format!(
+                "<html><head><title>{title}</title></head><body><article><h1>{h1}</h1>\
+                 <p>Premier paragraphe assez long pour être un article, avec une deuxième phrase ici.</p>\
+                 <p>Another paragraph with enough words to be kept by the reader mode.</p></article></body></html>"
+            ))
+            .title
+        };
+        let t = "L'été &amp; «la mer» &lt;3";
+        assert_eq!(page(t, t).as_deref(), Some("L'été & «la mer» <3"));
+        let t = "Fish &amp; chips» yes";
+        assert_eq!(page(t, t).as_deref(), Some("Fish & chips» yes"));
+        // A site name after a separator still goes when the headline does not carry it.
+        assert_eq!(
+            page(
+                "The Long Story Of It | Example News",
+                "The Long Story Of It"
+            )
+            .as_deref(),
+            Some("The Long Story Of It")
+        );
     }
 }
