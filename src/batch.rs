@@ -82,6 +82,7 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
         publishing: config.publishing.clone(),
         ffmpeg,
     };
+    remove_stale_temps(&found.jobs, config.quiet);
     let bytes: Vec<u64> = found
         .jobs
         .iter()
@@ -123,6 +124,24 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::Success
     })
+}
+
+/// Removes the temporary files that killed runs left in the folders this run writes into
+/// (a killed run cannot remove its own; a WAV's can be gigabytes), saying so unless quiet.
+fn remove_stale_temps(jobs: &[ArticleJob], quiet: bool) {
+    let dirs: std::collections::BTreeSet<&Path> =
+        jobs.iter().filter_map(|j| j.out_base.parent()).collect();
+    for dir in dirs {
+        let (files, bytes) = pipeline::remove_stale_temps(dir);
+        if files > 0 && !quiet {
+            report::line(format_args!(
+                "aloud: removed {files} temporary {} ({}) that an interrupted run left in {}",
+                if files == 1 { "file" } else { "files" },
+                crate::html::human_size(bytes),
+                dir.display()
+            ));
+        }
+    }
 }
 
 /// Whether an article belongs to a shard: the first 8 bytes of the SHA-256 of its relative

@@ -1727,13 +1727,66 @@ fn temp_beside(final_path: &Path) -> Result<NamedTempFile, ArticleError> {
 }
 
 /// A hidden temporary file `.NAME.XXXXXX.tmp` in `dir`, so that renaming it into `dir` is
-/// atomic, created with the mode outputs are published with (the umask still applies).
+/// atomic, created with the mode outputs are published with (the umask still applies). It is
+/// locked (`flock`) for as long as it is open, so that [`remove_stale_temps`] can tell it from
+/// one that a killed run left behind: the lock goes with the process, however it ends.
 pub(crate) fn hidden_temp(dir: &Path, name: &str) -> std::io::Result<NamedTempFile> {
-    tempfile::Builder::new()
+    let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
-        .suffix(".tmp")
+        .suffix(TEMP_SUFFIX)
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(dir)
+        .tempfile_in(dir)?;
+    // Nobody else can hold the lock of a file just created; a file system without locks
+    // leaves only the age rule of remove_stale_temps.
+    let _ = tmp.as_file().try_lock();
+    Ok(tmp)
+}
+
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// How long a temporary file must have been left unchanged before it counts as stale.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes the hidden temporary files ([`hidden_temp`]) in `dir` that a killed run left
+/// behind: unlocked and unchanged for [`STALE_TEMP_AGE`] (the age guards a file that another
+/// run has just created and not yet locked, and file systems without locks). Returns how many
+/// files and bytes went; errors only skip files.
+pub(crate) fn remove_stale_temps(dir: &Path) -> (usize, u64) {
+    let mut removed = (0, 0);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_ours = name
+            .to_str()
+            .and_then(|n| {
+                n.strip_prefix('.')?
+                    .strip_suffix(TEMP_SUFFIX)?
+                    .rsplit_once('.')
+            })
+            .is_some_and(|(stem, random)| {
+                !stem.is_empty()
+                    && random.len() == 6
+                    && random.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age >= STALE_TEMP_AGE);
+        if !is_ours || !meta.is_file() || !old {
+            continue;
+        }
+        let path = entry.path();
+        let unlocked = std::fs::File::open(&path).is_ok_and(|f| f.try_lock().is_ok());
+        if unlocked && std::fs::remove_file(&path).is_ok() {
+            removed.0 += 1;
+            removed.1 += meta.len();
+        }
+    }
+    removed
 }
 
 /// A temporary output file being written.

@@ -382,3 +382,46 @@ fn ten_interruptions_at_random_moments_lose_nothing_and_a_rerun_finishes_the_job
         assert!(Path::new(&env.path().join(&out)).join("a5.wav").exists());
     }
 }
+
+#[test]
+fn temporary_files_a_killed_run_left_are_removed_and_live_ones_kept() {
+    let env = TestEnv::new();
+    env.write("a.txt", "A first paragraph.\n\nA second one.\n");
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let temp = |name: &str, age: Option<std::time::SystemTime>| {
+        let path = env.write(&format!("output/{name}"), vec![0u8; 5000]);
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        if let Some(t) = age {
+            file.set_modified(t).unwrap();
+        }
+        file
+    };
+    // Left by a killed run: old and unlocked.
+    drop(temp(".a.wav.Ab12Cd.tmp", Some(old)));
+    drop(temp(".other.json.x9y8z7.tmp", Some(old)));
+    // Being written by another run: locked (the lock is held while `_live` is open).
+    let _live = temp(".b.wav.Qw34Er.tmp", Some(old));
+    _live.try_lock().unwrap();
+    // Just created by another run that has not locked it yet.
+    drop(temp(".c.wav.Zx56Cv.tmp", None));
+    // Not aloud's: a user's own hidden file.
+    drop(temp(".notes.tmp", Some(old)));
+    let out = env.mock_convert(&["a.txt"]).output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "aloud: removed 2 temporary files (10 kB) that an interrupted run left in output"
+        ),
+        "{stderr}"
+    );
+    let hidden: Vec<String> = env
+        .files("output")
+        .into_iter()
+        .filter(|f| f.starts_with('.'))
+        .collect();
+    assert_eq!(
+        hidden,
+        [".b.wav.Qw34Er.tmp", ".c.wav.Zx56Cv.tmp", ".notes.tmp"]
+    );
+}
