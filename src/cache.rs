@@ -239,6 +239,7 @@ mod tests {
             version: version.into(),
             sample_rate: 22050,
             settings: vec![("voice".into(), "en".into())],
+            language: None,
         }
     }
 

@@ -316,6 +316,7 @@ mod tests {
             title: String::new(),
             author: None,
             date: None,
+            language: None,
             engine: EngineRecord {
                 name: String::new(),
                 version: String::new(),

@@ -106,7 +106,8 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
          <meta name=\"generator\" content=\"{generator}\">\n\
          <title>{title} · audio</title>\n<style>\n{PAGE_CSS}</style>\n</head>\n<body>\n\
          <a class=\"skip\" href=\"#transcript\">Skip to the transcript</a>\n\
-         <header class=\"top\">\n<h1>{title}</h1>\n",
+         <header class=\"top\">\n<h1{lang}>{title}</h1>\n",
+        lang = lang_attr(m),
         generator = escape(&m.generator),
     );
     let byline = byline(m.author.as_deref(), m.date.as_deref());
@@ -135,15 +136,17 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
     if let Some(vtt) = &m.files.chapters_vtt {
         let _ = writeln!(
             h,
-            "<track id=\"chapters-track\" kind=\"chapters\" src=\"{}\" srclang=\"en\" label=\"Chapters\" default>",
-            url_path(vtt)
+            "<track id=\"chapters-track\" kind=\"chapters\" src=\"{}\" srclang=\"{}\" label=\"Chapters\" default>",
+            url_path(vtt),
+            escape(m.language.as_deref().unwrap_or("en"))
         );
     }
     if let Some(vtt) = &m.files.captions_vtt {
         let _ = writeln!(
             h,
-            "<track kind=\"captions\" src=\"{}\" srclang=\"en\" label=\"Captions\">",
-            url_path(vtt)
+            "<track kind=\"captions\" src=\"{}\" srclang=\"{}\" label=\"Captions\">",
+            url_path(vtt),
+            escape(m.language.as_deref().unwrap_or("en"))
         );
     }
     h.push_str("<p>Your browser cannot play audio in the page. Download it instead:");
@@ -204,7 +207,7 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
 
     // The chapter list: nested by level, plain links to media fragments.
     h.push_str("<nav class=\"chapters\" aria-labelledby=\"chapters-h\">\n<h2 id=\"chapters-h\">Chapters</h2>\n");
-    chapter_list(&mut h, &m.chapters, &fragment_target, rate);
+    chapter_list(&mut h, &m.chapters, &fragment_target, rate, &lang_attr(m));
     h.push_str("</nav>\n</div>\n");
 
     // The transcript: the article as written, one anchor per paragraph.
@@ -312,7 +315,8 @@ pub fn index_page(entries: &[IndexEntry]) -> String {
 
 /// Nested `<ol>`s of chapter links. A deeper level opens a list inside the chapter before it;
 /// a level that jumps back to one in between stays a sibling there.
-fn chapter_list(h: &mut String, chapters: &[ChapterRecord], target: &str, rate: u32) {
+/// `lang` is the article's ` lang="..."` attribute for the titles (or empty).
+fn chapter_list(h: &mut String, chapters: &[ChapterRecord], target: &str, rate: u32, lang: &str) {
     h.push_str("<ol id=\"chapter-list\">\n");
     let mut open: Vec<u8> = vec![chapters.first().map_or(1, |c| c.level)];
     for (i, c) in chapters.iter().enumerate() {
@@ -333,7 +337,7 @@ fn chapter_list(h: &mut String, chapters: &[ChapterRecord], target: &str, rate: 
         let _ = write!(
             h,
             "<li><a href=\"{target}#t={s}\" data-start=\"{s}\" data-chapter=\"{i}\">\
-             <span class=\"time\">{clock}</span> <span class=\"title\">{title}</span></a>",
+             <span class=\"time\">{clock}</span> <span class=\"title\"{lang}>{title}</span></a>",
             s = seconds(ms),
             clock = clock(ms),
             title = escape(&c.title)
@@ -352,6 +356,7 @@ fn chapter_list(h: &mut String, chapters: &[ChapterRecord], target: &str, rate: 
 /// The paragraphs as written: headings as headings, quotes as blockquotes, runs of list items
 /// as a list, preformatted text as `<pre>`; each with its anchor and a play control.
 fn transcript(h: &mut String, m: &Manifest, words: &[Vec<PageWord>], target: &str) {
+    let lang = lang_attr(m);
     let mut in_list = false;
     let mut next_word = 0;
     for (p, words) in m.paragraphs.iter().zip(words) {
@@ -376,16 +381,16 @@ fn transcript(h: &mut String, m: &Manifest, words: &[Vec<PageWord>], target: &st
         match p.kind.as_str() {
             "heading" => {
                 let level = heading_level(m, p);
-                let _ = write!(h, "<h{level}>{text}</h{level}>");
+                let _ = write!(h, "<h{level}{lang}>{text}</h{level}>");
             }
             "quote" => {
-                let _ = write!(h, "<blockquote><p>{text}</p></blockquote>");
+                let _ = write!(h, "<blockquote{lang}><p>{text}</p></blockquote>");
             }
             "preformatted" => {
-                let _ = write!(h, "<pre>{text}</pre>");
+                let _ = write!(h, "<pre{lang}>{text}</pre>");
             }
             _ => {
-                let _ = write!(h, "<p>{text}</p>");
+                let _ = write!(h, "<p{lang}>{text}</p>");
             }
         }
         let _ = writeln!(h, "</{wrapper}>");
@@ -453,6 +458,15 @@ fn heading_level(m: &Manifest, p: &ParagraphRecord) -> u8 {
         .filter(|c| c.paragraphs[0] == p.index)
         .map_or(1, |c| c.level);
     (level.saturating_add(2)).clamp(3, 6)
+}
+
+/// ` lang="fr"` for the elements that hold the article's own text, when its language is known.
+/// The page's own words (headings, labels) are English, so `<html lang="en">` stays.
+fn lang_attr(m: &Manifest) -> String {
+    m.language
+        .as_deref()
+        .map(|l| format!(" lang=\"{}\"", escape(l)))
+        .unwrap_or_default()
 }
 
 /// How the download list names a chapter file.
@@ -675,6 +689,7 @@ mod tests {
             title: title.into(),
             author: None,
             date: None,
+            language: None,
             engine: EngineRecord {
                 name: "espeak-ng".into(),
                 version: "1.51".into(),
@@ -806,6 +821,25 @@ mod tests {
     }
 
     #[test]
+    fn the_article_text_carries_its_language_and_the_page_stays_english() {
+        let mut m = manifest("Été", &[(1, "text", "Bonjour tout le monde.")]);
+        m.files.captions_vtt = Some("a.captions.vtt".into());
+        let english = article_page(&m, &[wav(10)]);
+        assert!(english.contains("<h1>Été</h1>") && !english.contains(" lang=\"fr\""));
+        m.language = Some("fr".into());
+        let page = article_page(&m, &[wav(10)]);
+        assert!(
+            page.contains("<html lang=\"en\">"),
+            "the page's own words are English"
+        );
+        assert!(page.contains("<h1 lang=\"fr\">Été</h1>"));
+        assert!(page.contains("<p lang=\"fr\">"));
+        assert!(page.contains("<span class=\"title\" lang=\"fr\">"));
+        assert!(page.contains("kind=\"chapters\" src=\"a.chapters.vtt\" srclang=\"fr\""));
+        assert!(page.contains("kind=\"captions\" src=\"a.captions.vtt\" srclang=\"fr\""));
+    }
+
+    #[test]
     fn nested_chapters_become_nested_lists() {
         let m = manifest(
             "t",
@@ -818,7 +852,7 @@ mod tests {
             ],
         );
         let mut h = String::new();
-        chapter_list(&mut h, &m.chapters, "a.wav", m.sample_rate);
+        chapter_list(&mut h, &m.chapters, "a.wav", m.sample_rate, "");
         let shape: String = h
             .split(['<', '>'])
             .filter_map(|t| match t {

@@ -39,6 +39,11 @@ pub struct Manifest {
     /// Its publication date, when the source says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
+    /// The language of its text, as a BCP 47 tag: the one the source declares (`<html lang>`,
+    /// front matter `lang`), else the voice's (espeak-ng's `fr`, `en-us`); absent when
+    /// neither says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// The engine and the settings that shaped the sound.
     pub engine: EngineRecord,
     /// Frames per second.

@@ -1602,6 +1602,7 @@ fn build_manifest(
         title: article.title.clone(),
         author: article.author.clone(),
         date: article.date.clone(),
+        language: article.language.clone().or_else(|| engine.language.clone()),
         engine: EngineRecord {
             name: engine.name.clone(),
             version: engine.version.clone(),

@@ -257,6 +257,7 @@ impl Synthesizer for CommandBackend {
             version,
             sample_rate: probe.sample_rate,
             settings,
+            language: None,
         })
     }
 

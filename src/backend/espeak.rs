@@ -42,6 +42,16 @@ impl EspeakSettings {
             ("volume".into(), self.volume.to_string()),
         ]
     }
+
+    /// The language of the voice, from its name (`en-us+f3` → `en-US`); `None` for a name
+    /// that is not a language tag (an mbrola voice `mb-en1`, a name such as `english`).
+    pub(crate) fn language(&self) -> Option<String> {
+        let name = self.voice.split('+').next()?;
+        if name.starts_with("mb-") {
+            return None;
+        }
+        crate::text::language_tag(name)
+    }
 }
 
 /// Runs the external `espeak-ng` program once per unit.
@@ -95,6 +105,7 @@ impl Synthesizer for EspeakNg {
             version,
             sample_rate: probe.sample_rate,
             settings: self.settings.manifest_settings(),
+            language: self.settings.language(),
         })
     }
 

@@ -221,6 +221,7 @@ impl Synthesizer for Http {
             version: super::engine_version(s.version_command.as_ref(), &self.name, s.timeout)?,
             sample_rate: probe.sample_rate,
             settings,
+            language: None,
         })
     }
 

@@ -87,6 +87,7 @@ impl Synthesizer for Mock {
             version: env!("CARGO_PKG_VERSION").into(),
             sample_rate: s.sample_rate,
             settings,
+            language: None,
         })
     }
 

@@ -37,6 +37,8 @@ pub struct EngineInfo {
     pub sample_rate: u32,
     /// Settings that shape the sound, for the manifest (name, value), in a fixed order.
     pub settings: Vec<(String, String)>,
+    /// The language the voice speaks, as a BCP 47 tag, when the engine's voice says it.
+    pub language: Option<String>,
 }
 
 /// A speech synthesizer. Implementations must be usable from many threads at once.

@@ -87,6 +87,7 @@ pub fn parse(html: &str) -> Parsed {
         .or_else(|| meta("time[datetime]", "datetime"));
     let fallback_author = meta("meta[name=author]", "content").or_else(|| byline(&doc));
     let og_title = meta("meta[property='og:title']", "content");
+    let language = meta("html[lang]", "lang").or_else(|| meta("body[lang]", "lang"));
     let headlines: Vec<String> = doc
         .select("h1")
         .nodes()
@@ -127,6 +128,7 @@ pub fn parse(html: &str) -> Parsed {
     }
     parsed.author = parsed.author.or(fallback_author);
     parsed.date = parsed.date.or(fallback_date);
+    parsed.language = language;
     // The document's <title> is metadata, not text.
     content.select("head, title").remove();
     read_blocks(&content.root(), &mut parsed);
@@ -534,6 +536,8 @@ mod tests {
             ))
             .title
         };
+        let lang = parse("<html lang=\"fr-CA\"><body><p>Bonjour.</p></body></html>").language;
+        assert_eq!(lang.as_deref(), Some("fr-CA"));
         let t = "L'été &amp; «la mer» &lt;3";
         assert_eq!(page(t, t).as_deref(), Some("L'été & «la mer» <3"));
         let t = "Fish &amp; chips» yes";

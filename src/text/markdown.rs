@@ -163,7 +163,7 @@ fn heading_level(level: HeadingLevel) -> u8 {
     }
 }
 
-/// Reads `title`, `author` (or `authors`) and `date` from front matter. A list of authors is
+/// Reads `title`, `author` (or `authors`), `date` and `lang` (or `language`) from front matter. A list of authors is
 /// joined with commas (an author given as a table gives its `name`); front matter that does
 /// not parse gives nothing, and the article is titled as if it had none.
 fn front_matter(kind: MetadataBlockKind, src: &str, out: &mut Parsed) {
@@ -196,6 +196,7 @@ fn front_matter(kind: MetadataBlockKind, src: &str, out: &mut Parsed) {
     out.title = get("title");
     out.author = get("author").or_else(|| get("authors"));
     out.date = get("date");
+    out.language = get("lang").or_else(|| get("language"));
 }
 
 /// A TOML front-matter value as text: strings, dates and numbers as written, lists joined with
@@ -341,6 +342,9 @@ mod tests {
             meta("author: [\"Roe, Jane\", Doe]").1.as_deref(),
             Some("Roe, Jane, Doe")
         );
+        let lang = |yaml: &str| parse(&format!("---\n{yaml}\n---\n\nCorps.\n"), false).language;
+        assert_eq!(lang("lang: fr").as_deref(), Some("fr"));
+        assert_eq!(lang("language: pt-BR").as_deref(), Some("pt-BR"));
         // Not YAML: no metadata, and still not spoken.
         let p = parse("---\ntitle: [unclosed\n---\n\nBody.\n", false);
         assert_eq!((p.title, p.blocks.len()), (None, 1));

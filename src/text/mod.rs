@@ -147,6 +147,8 @@ pub struct Article {
     pub author: Option<String>,
     /// Its publication date, when the source says (as written there, ideally `YYYY-MM-DD`).
     pub date: Option<String>,
+    /// Its language, when the source declares one: a BCP 47 tag (`fr`, `en-GB`).
+    pub language: Option<String>,
     /// Paragraphs in reading order; never empty, none of them empty.
     pub paragraphs: Vec<Paragraph>,
     /// Chapters in order; the first starts at paragraph 0 and starts strictly increase.
@@ -466,6 +468,36 @@ pub fn units(article: &Article, options: &TextOptions) -> Vec<Unit> {
     out
 }
 
+/// `tag` as a BCP 47 language tag (`fr`, `en-GB`, `zh-Hant-TW`) when it has that shape: a
+/// primary language of 2 or 3 letters, then subtags of 1 to 8 letters or digits, joined by
+/// `-` (or `_`, as in `en_US`). Case is normalised the usual way: language lower case, a
+/// 4-letter script title case, a 2-letter region upper case. Anything else gives `None`.
+pub fn language_tag(tag: &str) -> Option<String> {
+    let mut parts = tag.trim().split(['-', '_']);
+    let primary = parts.next()?;
+    if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let mut out = primary.to_ascii_lowercase();
+    for part in parts {
+        if part.is_empty() || part.len() > 8 || !part.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return None;
+        }
+        out.push('-');
+        match part.len() {
+            2 if part.chars().all(|c| c.is_ascii_alphabetic()) => {
+                out.push_str(&part.to_ascii_uppercase())
+            }
+            4 if part.chars().all(|c| c.is_ascii_alphabetic()) => {
+                out.push_str(&part[..1].to_ascii_uppercase());
+                out.push_str(&part[1..].to_ascii_lowercase());
+            }
+            _ => out.push_str(&part.to_ascii_lowercase()),
+        }
+    }
+    Some(out)
+}
+
 /// Collapses every run of whitespace (including no-break spaces) to one space and trims.
 pub fn normalize_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -563,6 +595,26 @@ mod tests {
         }
         // One stray NUL in real text is junk, not a different encoding.
         assert!(decode(b"A line of text with one\0 NUL in it.").is_ok());
+    }
+
+    #[test]
+    fn language_tags_are_checked_and_normalised() {
+        let tag = |t: &str| language_tag(t);
+        assert_eq!(tag("fr").as_deref(), Some("fr"));
+        assert_eq!(tag(" EN-us ").as_deref(), Some("en-US"));
+        assert_eq!(tag("en_GB").as_deref(), Some("en-GB"));
+        assert_eq!(tag("zh-hant-tw").as_deref(), Some("zh-Hant-TW"));
+        assert_eq!(tag("es-419").as_deref(), Some("es-419"));
+        for bad in [
+            "",
+            "english",
+            "e",
+            "en--us",
+            "en-<script>",
+            "fr-toolongsubtag",
+        ] {
+            assert_eq!(tag(bad), None, "{bad}");
+        }
     }
 
     #[test]

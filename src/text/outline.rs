@@ -23,6 +23,8 @@ pub struct Parsed {
     pub author: Option<String>,
     /// Publication date.
     pub date: Option<String>,
+    /// The language the source declares (`<html lang>`, front matter `lang`), as a BCP 47 tag.
+    pub language: Option<String>,
     /// Blocks in document order; headings are blocks of kind [`BlockKind::Heading`].
     pub blocks: Vec<Paragraph>,
     /// Content not spoken; `before_paragraph` counts blocks of `blocks`.
@@ -146,6 +148,7 @@ pub fn outline(
             .date
             .map(|d| normalize_whitespace(&d))
             .filter(|d| !d.is_empty()),
+        language: parsed.language.as_deref().and_then(super::language_tag),
         paragraphs: blocks,
         chapters,
         skipped,

@@ -189,6 +189,7 @@ impl Synthesizer for LibEspeak {
             version: self.version.clone(),
             sample_rate: self.sample_rate,
             settings: self.settings.espeak.manifest_settings(),
+            language: self.settings.espeak.language(),
         })
     }
 
