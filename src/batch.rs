@@ -430,6 +430,18 @@ pub enum DiscoveryError {
         /// Why.
         source: std::io::Error,
     },
+    /// An input is neither a file nor a folder (a FIFO, a device), which reading could block on.
+    #[error("{} is not a regular file or a folder; give aloud article files or folders of them", .0.display())]
+    NotAFile(PathBuf),
+    /// An input folder is the output folder, whose files aloud never reads back.
+    #[error(
+        "{} is the output folder, and aloud does not read its own outputs as articles; write them elsewhere with -o DIR",
+        .0.display()
+    )]
+    InputIsOutput(PathBuf),
+    /// The output folder's path names something that is not a folder.
+    #[error("the output folder {} exists and is not a folder; choose another with -o DIR", .0.display())]
+    OutputNotAFolder(PathBuf),
     /// No article was found in any input.
     #[error("no articles found in {} (aloud reads files ending in {})", .paths, .extensions)]
     NoArticles {
@@ -442,6 +454,9 @@ pub enum DiscoveryError {
 
 /// Finds the articles under `inputs` and names their outputs under `out_dir`.
 pub fn discover(inputs: &[PathBuf], out_dir: &Path) -> Result<Discovery, DiscoveryError> {
+    if std::fs::metadata(out_dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(DiscoveryError::OutputNotAFolder(out_dir.to_path_buf()));
+    }
     let out_canonical = out_dir.canonicalize().ok();
     let mut found: Vec<(PathBuf, PathBuf)> = Vec::new(); // (source, path relative to its input)
     let mut warnings = Vec::new();
@@ -451,20 +466,36 @@ pub fn discover(inputs: &[PathBuf], out_dir: &Path) -> Result<Discovery, Discove
             source,
         })?;
         if meta.is_dir() {
+            if out_canonical.is_some() && input.canonicalize().ok() == out_canonical {
+                return Err(DiscoveryError::InputIsOutput(input.clone()));
+            }
             let before = found.len();
+            let mut ours = 0;
             walk(
                 input,
                 Path::new(""),
                 out_canonical.as_deref(),
                 &mut found,
-                &mut warnings,
+                &mut Walked {
+                    warnings: &mut warnings,
+                    our_pages: &mut ours,
+                },
             );
+            if ours > 0 {
+                warnings.push(format!(
+                    "{}: skipped {ours} {} that aloud wrote (player pages and indexes are outputs, not articles)",
+                    input.display(),
+                    if ours == 1 { "page" } else { "pages" }
+                ));
+            }
             if found.len() == before {
                 warnings.push(format!(
                     "{}: no articles found in this folder",
                     input.display()
                 ));
             }
+        } else if !meta.is_file() {
+            return Err(DiscoveryError::NotAFile(input.clone()));
         } else {
             let name = input
                 .file_name()
@@ -494,12 +525,19 @@ pub fn discover(inputs: &[PathBuf], out_dir: &Path) -> Result<Discovery, Discove
     Ok(Discovery { jobs, warnings })
 }
 
+/// What a folder walk reports besides the articles it finds.
+struct Walked<'a> {
+    warnings: &'a mut Vec<String>,
+    /// Pages aloud itself wrote, which are skipped.
+    our_pages: &'a mut usize,
+}
+
 fn walk(
     root: &Path,
     rel: &Path,
     skip: Option<&Path>,
     found: &mut Vec<(PathBuf, PathBuf)>,
-    warnings: &mut Vec<String>,
+    walked: &mut Walked<'_>,
 ) {
     let dir = root.join(rel);
     if skip.is_some() && dir.canonicalize().ok().as_deref() == skip {
@@ -508,7 +546,9 @@ fn walk(
     let mut entries: Vec<_> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd.filter_map(Result::ok).collect(),
         Err(e) => {
-            warnings.push(format!("{}: skipped, cannot list it: {e}", dir.display()));
+            walked
+                .warnings
+                .push(format!("{}: skipped, cannot list it: {e}", dir.display()));
             return;
         }
     };
@@ -524,18 +564,41 @@ fn walk(
         };
         let child_rel = rel.join(&name);
         if file_type.is_dir() {
-            walk(root, &child_rel, skip, found, warnings);
+            walk(root, &child_rel, skip, found, walked);
         } else if is_article(&path) {
             // A link to a file is read; a link to a folder (file_type is the link's) is not
             // followed.
             let is_file =
                 file_type.is_file() || std::fs::metadata(&path).is_ok_and(|m| m.is_file());
-            if is_file {
+            if is_file && written_by_aloud(&path) {
+                *walked.our_pages += 1;
+            } else if is_file {
                 found.push((path, child_rel));
             }
         }
     }
 }
+
+/// Whether `path` is a page aloud wrote (a player page or an index, from an earlier run into
+/// a folder now being read): its head names aloud as its generator.
+fn written_by_aloud(path: &Path) -> bool {
+    use std::io::Read;
+    let is_html = path
+        .extension()
+        .and_then(OsStr::to_str)
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+    let mut head = Vec::with_capacity(1024);
+    is_html
+        && std::fs::File::open(path)
+            .and_then(|f| f.take(1024).read_to_end(&mut head))
+            .is_ok()
+        && head
+            .windows(GENERATOR_META.len())
+            .any(|w| w == GENERATOR_META)
+}
+
+/// How aloud's pages name their generator (see `html.rs`).
+const GENERATOR_META: &[u8] = b"<meta name=\"generator\" content=\"aloud ";
 
 fn is_article(path: &Path) -> bool {
     path.extension()
@@ -730,6 +793,44 @@ mod tests {
         );
         assert_eq!(found.warnings.len(), 1, "{:?}", found.warnings);
         assert!(found.warnings[0].contains("the folder's index"));
+    }
+
+    #[test]
+    fn pages_aloud_wrote_are_not_read_as_articles() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("in");
+        touch(&root.join("a.txt"));
+        touch(&root.join("page.html"));
+        let page = "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"generator\" content=\"aloud 0.1.0\">\n";
+        fs::create_dir_all(root.join("output")).unwrap();
+        fs::write(root.join("output/a.html"), page).unwrap();
+        fs::write(root.join("output/index.html"), page).unwrap();
+        let found = discover(std::slice::from_ref(&root), &d.path().join("audio")).unwrap();
+        let names: Vec<_> = found.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["a.txt", "page.html"]);
+        assert_eq!(found.warnings.len(), 1, "{:?}", found.warnings);
+        assert!(found.warnings[0].contains("skipped 2 pages that aloud wrote"));
+    }
+
+    #[test]
+    fn an_input_that_is_the_output_a_fifo_or_an_output_that_is_a_file_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        touch(&d.path().join("same/a.txt"));
+        let same = d.path().join("same");
+        let err = discover(std::slice::from_ref(&same), &same).unwrap_err();
+        assert!(matches!(err, DiscoveryError::InputIsOutput(_)), "{err}");
+        let fifo = d.path().join("fifo.txt");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let err = discover(&[fifo], &d.path().join("o")).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "is not a regular file or a folder; give aloud article files or folders of them"
+            ),
+            "{err}"
+        );
+        touch(&d.path().join("outfile"));
+        let err = discover(std::slice::from_ref(&same), &d.path().join("outfile")).unwrap_err();
+        assert!(matches!(err, DiscoveryError::OutputNotAFolder(_)), "{err}");
     }
 
     #[test]
