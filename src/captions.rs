@@ -138,20 +138,16 @@ fn timed(
             marks.push((a, frames_to_ms(w.start_frame, rate)));
         }
     }
-    // Parts: a new one starts at the first word that would make the part too long.
+    // Parts start at marked words (text between marked words, such as a word the engine did
+    // not mark, goes with the word before).
+    let starts: Vec<usize> = marks.iter().skip(1).map(|&(at, _)| at).collect();
+    let breaks = part_starts(text, sentence.clone(), &starts);
     let mut parts: Vec<Vec<(usize, u64)>> = vec![Vec::new()];
-    let mut part_start = sentence.start;
-    for (k, &(at, t)) in marks.iter().enumerate() {
-        // With this word last, the part would run to the next word (text between marked
-        // words, such as a word the engine did not mark, goes with the word before).
-        let until = marks.get(k + 1).map_or(sentence.end, |n| n.0);
-        let part = parts.last_mut().expect("never empty");
-        if !part.is_empty() && text[part_start..until].trim().chars().count() > MAX_CUE_CHARS {
-            parts.push(vec![(at, t)]);
-            part_start = at;
-        } else {
-            part.push((at, t));
+    for &(at, t) in &marks {
+        if breaks.contains(&at) {
+            parts.push(Vec::new());
         }
+        parts.last_mut().expect("never empty").push((at, t));
     }
     for (k, part) in parts.iter().enumerate() {
         let from = if k == 0 { sentence.start } else { part[0].0 };
@@ -204,34 +200,63 @@ fn estimated(cues: &mut Vec<Cue>, text: &str, ranges: &[Range<usize>], start_ms:
 /// `range` of `text` cut between words into parts of at most [`MAX_CUE_CHARS`] characters
 /// (a single longer word stays whole), without surrounding white space.
 fn split_words(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = range.start;
-    let mut last_break = None;
-    let mut chars = 0;
-    for (i, c) in text[range.clone()].char_indices() {
-        let at = range.start + i;
-        if c.is_whitespace() {
-            last_break = Some(at);
-        }
-        chars += 1;
-        if chars > MAX_CUE_CHARS
-            && let Some(b) = last_break.filter(|&b| b > start)
-        {
-            out.push(start..b);
-            start = b;
-            chars = text[start..=at].chars().count();
-            last_break = None;
-        }
-    }
-    out.push(start..range.end);
-    out.into_iter()
-        .map(|r| {
-            let s = &text[r.clone()];
+    // Words start after white space.
+    let slice = &text[range.clone()];
+    let starts: Vec<usize> = slice
+        .char_indices()
+        .zip(slice.chars().skip(1))
+        .filter(|&((_, c), next)| c.is_whitespace() && !next.is_whitespace())
+        .map(|((i, c), _)| range.start + i + c.len_utf8())
+        .collect();
+    let breaks = part_starts(text, range.clone(), &starts);
+    let bounds: Vec<usize> = std::iter::once(range.start)
+        .chain(breaks)
+        .chain(std::iter::once(range.end))
+        .collect();
+    bounds
+        .windows(2)
+        .map(|w| {
+            let s = &text[w[0]..w[1]];
             let lead = s.len() - s.trim_start().len();
-            r.start + lead..r.start + lead + s.trim().len()
+            w[0] + lead..w[0] + lead + s.trim().len()
         })
         .filter(|r| !r.is_empty())
         .collect()
+}
+
+/// Where to cut `text[range]` into parts of at most [`MAX_CUE_CHARS`], choosing among
+/// `starts` (the byte offsets where words begin, in order): as few parts as that length allows,
+/// of about the same length, rather than full parts and a one-word orphan at the end. Each cut
+/// goes at the word start nearest the even share, without letting a part run past the limit
+/// (a single word longer than it is a part of its own).
+fn part_starts(text: &str, range: Range<usize>, starts: &[usize]) -> Vec<usize> {
+    let chars = |a: usize, b: usize| text[a..b].trim().chars().count();
+    let total = chars(range.start, range.end);
+    if total <= MAX_CUE_CHARS {
+        return Vec::new();
+    }
+    let target = total.div_ceil(total.div_ceil(MAX_CUE_CHARS));
+    let mut cuts = Vec::new();
+    let mut from = range.start;
+    for (k, &at) in starts.iter().enumerate() {
+        if at <= from {
+            continue;
+        }
+        let here = chars(from, at);
+        let next = starts.get(k + 1).copied().unwrap_or(range.end);
+        // Cut here once the part has its share (or would pass the limit with the next word),
+        // unless the word start before this one is nearer the share.
+        if here >= target || chars(from, next) > MAX_CUE_CHARS {
+            let before = k.checked_sub(1).map(|j| starts[j]).filter(|&b| b > from);
+            let at = match before {
+                Some(b) if target.abs_diff(chars(from, b)) < here.abs_diff(target) => b,
+                _ => at,
+            };
+            cuts.push(at);
+            from = at;
+        }
+    }
+    cuts
 }
 
 /// Removes white space at the start of the first piece and the end of the last, and turns
@@ -380,6 +405,36 @@ mod tests {
             vtt,
             "WEBVTT\n\n00:00:00.100 --> 00:00:00.950\n“Hi,” <00:00:00.400>she <00:00:00.600>said.\n\n\
              00:00:02.000 --> 00:00:02.950\n&lt;Go&gt; <00:00:02.300>&amp; <00:00:02.500>run!\n"
+        );
+    }
+
+    #[test]
+    fn a_long_sentence_is_cut_into_even_parts_not_a_full_one_and_an_orphan() {
+        // 97 characters: greedy cutting gave 84 and then "thirteen." alone.
+        let text = "Twelve words make a sentence that runs just past the limit of one cue here, and then on to thirteen.";
+        let vtt = webvtt(&manifest(vec![paragraph(text, 0, 10_000)]));
+        let parts: Vec<usize> = vtt
+            .split("\n\n")
+            .skip(1)
+            .map(|cue| {
+                cue.lines()
+                    .skip(1)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .chars()
+                    .count()
+            })
+            .collect();
+        assert_eq!(parts.len(), 2, "{vtt}");
+        assert!(
+            parts.iter().all(|&n| (40..=60).contains(&n)),
+            "{parts:?}\n{vtt}"
+        );
+        let d = text.len();
+        assert_eq!(
+            part_starts(text, 0..d, &[]),
+            Vec::<usize>::new(),
+            "one long word stays whole"
         );
     }
 
