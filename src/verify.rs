@@ -42,7 +42,17 @@ pub fn run(targets: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
             for rel in crate::index::json_files(t, &mut warnings) {
                 let path = t.join(rel);
                 let bytes = std::fs::read(&path);
-                if bytes.as_deref().is_ok_and(is_manifest) {
+                let damaged = || {
+                    bytes
+                        .as_deref()
+                        .is_ok_and(|b| serde_json::from_slice::<serde::de::IgnoredAny>(b).is_err())
+                        || bytes.is_err()
+                };
+                // A manifest too damaged to say what it is (truncated, emptied, unreadable)
+                // still counts when the outputs it describes lie beside it.
+                if bytes.as_deref().is_ok_and(is_manifest)
+                    || (damaged() && has_outputs_beside(&path))
+                {
                     verdicts.push(verify_read(&path, bytes));
                 }
             }
@@ -95,6 +105,13 @@ pub fn run(targets: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Whether `NAME.json` has a `NAME.wav` or `NAME.html` beside it, as a manifest does.
+fn has_outputs_beside(manifest: &Path) -> bool {
+    ["wav", "html"]
+        .iter()
+        .any(|ext| manifest.with_extension(ext).is_file())
+}
+
 /// Whether `bytes` are JSON with aloud's manifest `format` (other fields are skipped, not built).
 fn is_manifest(bytes: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
@@ -120,6 +137,20 @@ fn verify_read(path: &Path, read: std::io::Result<Vec<u8>>) -> Verdict {
         Ok(m) => {
             let dir = path.parent().unwrap_or(Path::new("."));
             check_manifest(&m, &mut problems);
+            // Every other file listed is there (the WAV, chapters and page are compared below).
+            let compared = [&m.files.wav, &m.files.chapters_vtt, &m.files.page];
+            let others = m
+                .files
+                .all()
+                .into_iter()
+                .filter(|n| !compared.iter().any(|c| c.as_deref() == Some(*n)));
+            for name in others {
+                match std::fs::metadata(dir.join(name)) {
+                    Ok(meta) if meta.len() > 0 => {}
+                    Ok(_) => problems.push(format!("{name} is empty")),
+                    Err(e) => problems.push(format!("{name}: {e}")),
+                }
+            }
             // Without a WAV (`--formats` without wav) the audio hashes cannot be checked.
             if let Some(wav) = &m.files.wav {
                 check_wav(&m, &dir.join(wav), &mut problems);

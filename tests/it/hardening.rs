@@ -114,6 +114,11 @@ fn verify_passes_good_outputs_and_catches_each_kind_of_damage() {
             Box::new(|d| std::fs::remove_file(d.join("s.wav")).unwrap()),
             "s.wav: No such file",
         ),
+        (
+            "deleted captions",
+            Box::new(|d| std::fs::remove_file(d.join("s.captions.vtt")).unwrap()),
+            "s.captions.vtt: No such file",
+        ),
     ];
     for (what, damage, expected) in damages {
         let dir = env
@@ -173,4 +178,40 @@ fn every_unit_records_its_check_and_a_failing_check_is_reported() {
             );
         assert!(!env.path().join("output/a.wav").exists());
     }
+}
+
+#[test]
+fn verify_of_a_folder_reports_a_manifest_too_damaged_to_recognise() {
+    let env = TestEnv::new();
+    env.write("s.txt", "One paragraph here.\n\nAnother paragraph there.\n");
+    env.write("t.txt", "A third paragraph.\n");
+    env.mock_convert(&["s.txt", "t.txt", "-o", "out"])
+        .assert()
+        .success();
+    let manifest = env.read("out/s.json");
+    std::fs::write(
+        env.path().join("out/s.json"),
+        &manifest[..manifest.len() / 2],
+    )
+    .unwrap();
+    // A JSON file that is not a manifest, with no outputs beside it, is not one.
+    env.write("out/notes.json", "{\"not\": \"a manifest\"}");
+    let out = env
+        .aloud()
+        .args(["verify", "out"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let report = String::from_utf8_lossy(&out);
+    assert!(
+        report.contains("FAIL  out/s.json\n      - the manifest cannot be read: EOF while parsing"),
+        "{report}"
+    );
+    assert!(report.contains("ok    out/t.json"), "{report}");
+    assert!(
+        report.contains("1 of 2 articles verified; 1 with problems"),
+        "{report}"
+    );
 }
