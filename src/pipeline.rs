@@ -870,10 +870,28 @@ impl Sink {
     ) -> Result<Sink, ArticleError> {
         let wav_path = job.output(".wav");
         let tmp = temp_beside(&wav_path)?;
+        let article = &prepared.article;
+        // ICRD is a date, `YYYY-MM-DD`: the start of an ISO date-time, or nothing.
+        let date = article
+            .date
+            .as_deref()
+            .and_then(|d| d.get(..10))
+            .filter(|d| {
+                d.bytes().enumerate().all(|(i, c)| {
+                    if i == 4 || i == 7 {
+                        c == b'-'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                })
+            });
+        // Entries with empty values are left out.
         let info = [
-            (*b"INAM", prepared.article.title.as_str()),
-            (*b"ISFT", GENERATOR),
+            (*b"INAM", article.title.as_str()),
+            (*b"IART", article.author.as_deref().unwrap_or("")),
             (*b"ICMT", job.name.as_str()),
+            (*b"ICRD", date.unwrap_or("")),
+            (*b"ISFT", GENERATOR),
         ];
         let mut wav = WavWriter::new(
             BufWriter::with_capacity(256 * 1024, OutputFile(tmp)),
