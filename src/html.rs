@@ -491,8 +491,10 @@ fn byline(author: Option<&str>, date: Option<&str>) -> String {
         parts.push(format!("By {}", escape(a)));
     }
     if let Some(d) = date.filter(|d| !d.trim().is_empty()) {
-        if is_iso_date(d) {
-            parts.push(format!("<time datetime=\"{d}\">{d}</time>"));
+        // A date-time (`2026-10-14T09:30:00-05:00`) shows its date; `datetime` keeps it whole.
+        let day = d.get(..10).filter(|day| is_iso_date(day));
+        if let Some(day) = day.filter(|_| d.len() == 10 || d[10..].starts_with('T')) {
+            parts.push(format!("<time datetime=\"{}\">{day}</time>", escape(d)));
         } else {
             parts.push(escape(d));
         }
@@ -500,7 +502,8 @@ fn byline(author: Option<&str>, date: Option<&str>) -> String {
     parts.join(" · ")
 }
 
-fn is_iso_date(d: &str) -> bool {
+/// Whether `d` is a date `YYYY-MM-DD` (digits and dashes in their places).
+pub(crate) fn is_iso_date(d: &str) -> bool {
     let b = d.as_bytes();
     b.len() == 10
         && b.iter().enumerate().all(|(i, c)| match i {
@@ -818,6 +821,20 @@ mod tests {
         assert!(page.contains("download>Opus</a>, <a href=\"a.mp3\" download>MP3</a>, <a href=\"a.wav\" download>WAV</a>.</p>\n</audio>"));
         assert!(page.contains("href=\"a.wav#t=0.000\" data-start=\"0.000\""));
         assert!(page.contains(">Opus audio</a> <span class=\"muted\">10 bytes · 0:03</span>"));
+    }
+
+    #[test]
+    fn a_byline_shows_a_date_time_as_its_date() {
+        assert_eq!(
+            byline(Some("Ann"), Some("2026-10-14T09:30:00-05:00")),
+            "By Ann · <time datetime=\"2026-10-14T09:30:00-05:00\">2026-10-14</time>"
+        );
+        assert_eq!(
+            byline(None, Some("2026-10-14")),
+            "<time datetime=\"2026-10-14\">2026-10-14</time>"
+        );
+        assert_eq!(byline(None, Some("May 1, 2024")), "May 1, 2024");
+        assert_eq!(byline(None, Some("2026-10-14 or so")), "2026-10-14 or so");
     }
 
     #[test]

@@ -876,15 +876,7 @@ impl Sink {
             .date
             .as_deref()
             .and_then(|d| d.get(..10))
-            .filter(|d| {
-                d.bytes().enumerate().all(|(i, c)| {
-                    if i == 4 || i == 7 {
-                        c == b'-'
-                    } else {
-                        c.is_ascii_digit()
-                    }
-                })
-            });
+            .filter(|d| html::is_iso_date(d));
         // Entries with empty values are left out.
         let info = [
             (*b"INAM", article.title.as_str()),
