@@ -54,7 +54,18 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
         Ok(info) => info,
         Err(e @ SynthError::NotFound { .. }) => return Err(e.into()),
         Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!("{} is not usable", synth.name())));
+            // The usual cause with espeak-ng is a voice name it does not have.
+            let voice = match &config.backend {
+                BackendConfig::Espeak(s) => Some(&s.voice),
+                BackendConfig::LibEspeak(s) => Some(&s.espeak.voice),
+                _ => None,
+            };
+            let hint = voice.map_or(String::new(), |v| {
+                format!(" with voice {v:?} (`aloud voices` lists its voices and aloud's profiles)")
+            });
+            return Err(
+                anyhow::Error::new(e).context(format!("{} is not usable{hint}", synth.name()))
+            );
         }
     };
     // ffmpeg is checked once, before any synthesis, when a compressed format is asked for.

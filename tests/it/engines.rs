@@ -236,8 +236,10 @@ fn an_unknown_voice_is_reported_before_any_work() {
         .assert()
         .code(1)
         .stderr(
-            predicate::str::contains("espeak-ng is not usable")
-                .and(predicate::str::contains("voice does not exist")),
+            predicate::str::contains(
+                "espeak-ng is not usable with voice \"xx-nonexistent\" (`aloud voices` lists",
+            )
+            .and(predicate::str::contains("voice does not exist")),
         );
     assert!(!env.path().join("output").exists());
 }
