@@ -537,12 +537,16 @@ mod tests {
         .unwrap();
         let texts: Vec<&str> = article.paragraphs.iter().map(|p| p.text.as_str()).collect();
         assert_eq!(texts, ["First one.", "Last one."]);
-        let chapters: Vec<(&str, usize)> = article
-            .chapters
-            .iter()
-            .map(|c| (c.title.as_str(), c.first_paragraph))
-            .collect();
-        assert_eq!(chapters, [("First one.", 0), ("Last one.", 1)]);
+        let chapters = |a: &Article| -> Vec<(String, usize)> {
+            a.chapters
+                .iter()
+                .map(|c| (c.title.clone(), c.first_paragraph))
+                .collect()
+        };
+        assert_eq!(
+            chapters(&article),
+            [("First one.".into(), 0), ("Last one.".into(), 1)]
+        );
         let skipped: Vec<(&str, usize)> = article
             .skipped
             .iter()
@@ -558,12 +562,7 @@ mod tests {
             "b.md",
         )
         .unwrap();
-        let chapters: Vec<(&str, usize)> = article
-            .chapters
-            .iter()
-            .map(|c| (c.title.as_str(), c.first_paragraph))
-            .collect();
-        assert_eq!(chapters, [("One", 0), ("Two", 3)]);
+        assert_eq!(chapters(&article), [("One".into(), 0), ("Two".into(), 3)]);
         assert_eq!(
             units.last().unwrap().paragraph,
             article.paragraphs.len() - 1

@@ -3,6 +3,7 @@
 
 use crate::support::{SAMPLE, TestEnv};
 use predicates::prelude::*;
+use std::path::Path;
 
 /// Converts the sample with the mock into `out/` and returns the manifest.
 fn sample(env: &TestEnv) -> serde_json::Value {
@@ -13,7 +14,21 @@ fn sample(env: &TestEnv) -> serde_json::Value {
     env.manifest("out/s.json")
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+/// `aloud verify TARGET`, which must exit 1; its report.
+fn verify_failing(env: &TestEnv, target: &Path) -> String {
+    let out = env
+        .aloud()
+        .arg("verify")
+        .arg(target)
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let p = e.unwrap().path();
@@ -24,7 +39,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 }
 
 /// Damages a copy of the outputs in a folder.
-type Damage = Box<dyn Fn(&std::path::Path)>;
+type Damage = Box<dyn Fn(&Path)>;
 
 #[test]
 fn verify_passes_good_outputs_and_catches_each_kind_of_damage() {
@@ -126,16 +141,7 @@ fn verify_passes_good_outputs_and_catches_each_kind_of_damage() {
             .join(format!("damaged-{}", what.replace(' ', "-")));
         copy_dir(&env.path().join("out"), &dir);
         damage(&dir);
-        let out = env
-            .aloud()
-            .arg("verify")
-            .arg(dir.join("s.json"))
-            .assert()
-            .code(1)
-            .get_output()
-            .stderr
-            .clone();
-        let report = String::from_utf8_lossy(&out);
+        let report = verify_failing(&env, &dir.join("s.json"));
         assert!(
             report.contains(expected),
             "{what}: expected {expected:?} in\n{report}"
@@ -196,15 +202,7 @@ fn verify_of_a_folder_reports_a_manifest_too_damaged_to_recognise() {
     .unwrap();
     // A JSON file that is not a manifest, with no outputs beside it, is not one.
     env.write("out/notes.json", "{\"not\": \"a manifest\"}");
-    let out = env
-        .aloud()
-        .args(["verify", "out"])
-        .assert()
-        .code(1)
-        .get_output()
-        .stderr
-        .clone();
-    let report = String::from_utf8_lossy(&out);
+    let report = verify_failing(&env, Path::new("out"));
     assert!(
         report.contains("FAIL  out/s.json\n      - the manifest cannot be read: EOF while parsing"),
         "{report}"
