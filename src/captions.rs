@@ -141,10 +141,13 @@ fn timed(
     // Parts start at marked words (text between marked words, such as a word the engine did
     // not mark, goes with the word before).
     let starts: Vec<usize> = marks.iter().skip(1).map(|&(at, _)| at).collect();
-    let breaks = part_starts(text, sentence.clone(), &starts);
+    let mut breaks = part_starts(text, sentence.clone(), &starts)
+        .into_iter()
+        .peekable();
     let mut parts: Vec<Vec<(usize, u64)>> = vec![Vec::new()];
     for &(at, t) in &marks {
-        if breaks.contains(&at) {
+        // Both in text order.
+        if breaks.next_if_eq(&at).is_some() {
             parts.push(Vec::new());
         }
         parts.last_mut().expect("never empty").push((at, t));
