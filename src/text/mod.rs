@@ -153,7 +153,8 @@ pub struct Article {
     pub paragraphs: Vec<Paragraph>,
     /// Chapters in order; the first starts at paragraph 0 and starts strictly increase.
     pub chapters: Vec<Chapter>,
-    /// Content deliberately not spoken (code blocks; paragraphs with no words, such as a scene break `* * *`), for the manifest.
+    /// Content deliberately not spoken, for the manifest: code blocks, and paragraphs with no
+    /// words (a scene break `* * *`).
     pub skipped: Vec<Skipped>,
 }
 
