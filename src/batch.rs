@@ -487,10 +487,8 @@ pub fn discover(inputs: &[PathBuf], out_dir: &Path) -> Result<Discovery, Discove
                 Path::new(""),
                 out_canonical.as_deref(),
                 &mut found,
-                &mut Walked {
-                    warnings: &mut warnings,
-                    our_pages: &mut ours,
-                },
+                &mut warnings,
+                &mut ours,
             );
             if ours > 0 {
                 warnings.push(format!(
@@ -536,19 +534,13 @@ pub fn discover(inputs: &[PathBuf], out_dir: &Path) -> Result<Discovery, Discove
     Ok(Discovery { jobs, warnings })
 }
 
-/// What a folder walk reports besides the articles it finds.
-struct Walked<'a> {
-    warnings: &'a mut Vec<String>,
-    /// Pages aloud itself wrote, which are skipped.
-    our_pages: &'a mut usize,
-}
-
 fn walk(
     root: &Path,
     rel: &Path,
     skip: Option<&Path>,
     found: &mut Vec<(PathBuf, PathBuf)>,
-    walked: &mut Walked<'_>,
+    warnings: &mut Vec<String>,
+    our_pages: &mut usize,
 ) {
     let dir = root.join(rel);
     if skip.is_some() && dir.canonicalize().ok().as_deref() == skip {
@@ -557,9 +549,7 @@ fn walk(
     let mut entries: Vec<_> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd.filter_map(Result::ok).collect(),
         Err(e) => {
-            walked
-                .warnings
-                .push(format!("{}: skipped, cannot list it: {e}", dir.display()));
+            warnings.push(format!("{}: skipped, cannot list it: {e}", dir.display()));
             return;
         }
     };
@@ -575,14 +565,14 @@ fn walk(
         };
         let child_rel = rel.join(&name);
         if file_type.is_dir() {
-            walk(root, &child_rel, skip, found, walked);
+            walk(root, &child_rel, skip, found, warnings, our_pages);
         } else if is_article(&path) {
             // A link to a file is read; a link to a folder (file_type is the link's) is not
             // followed.
             let is_file =
                 file_type.is_file() || std::fs::metadata(&path).is_ok_and(|m| m.is_file());
             if is_file && written_by_aloud(&path) {
-                *walked.our_pages += 1;
+                *our_pages += 1;
             } else if is_file {
                 found.push((path, child_rel));
             }

@@ -133,20 +133,19 @@ pub fn article_page(m: &Manifest, audio: &[AudioFile]) -> String {
             escape(&a.mime)
         );
     }
+    let srclang = escape(m.language.as_deref().unwrap_or("en"));
     if let Some(vtt) = &m.files.chapters_vtt {
         let _ = writeln!(
             h,
-            "<track id=\"chapters-track\" kind=\"chapters\" src=\"{}\" srclang=\"{}\" label=\"Chapters\" default>",
-            url_path(vtt),
-            escape(m.language.as_deref().unwrap_or("en"))
+            "<track id=\"chapters-track\" kind=\"chapters\" src=\"{}\" srclang=\"{srclang}\" label=\"Chapters\" default>",
+            url_path(vtt)
         );
     }
     if let Some(vtt) = &m.files.captions_vtt {
         let _ = writeln!(
             h,
-            "<track kind=\"captions\" src=\"{}\" srclang=\"{}\" label=\"Captions\">",
-            url_path(vtt),
-            escape(m.language.as_deref().unwrap_or("en"))
+            "<track kind=\"captions\" src=\"{}\" srclang=\"{srclang}\" label=\"Captions\">",
+            url_path(vtt)
         );
     }
     h.push_str("<p>Your browser cannot play audio in the page. Download it instead:");
@@ -492,24 +491,13 @@ fn byline(author: Option<&str>, date: Option<&str>) -> String {
     }
     if let Some(d) = date.filter(|d| !d.trim().is_empty()) {
         // A date-time (`2026-10-14T09:30:00-05:00`) shows its date; `datetime` keeps it whole.
-        let day = d.get(..10).filter(|day| is_iso_date(day));
-        if let Some(day) = day.filter(|_| d.len() == 10 || d[10..].starts_with('T')) {
+        if let Some(day) = crate::text::iso_day(d) {
             parts.push(format!("<time datetime=\"{}\">{day}</time>", escape(d)));
         } else {
             parts.push(escape(d));
         }
     }
     parts.join(" · ")
-}
-
-/// Whether `d` is a date `YYYY-MM-DD` (digits and dashes in their places).
-pub(crate) fn is_iso_date(d: &str) -> bool {
-    let b = d.as_bytes();
-    b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            _ => c.is_ascii_digit(),
-        })
 }
 
 /// "Spoken by espeak-ng 1.51 (voice en-us, rate 175, pitch 50)".

@@ -871,12 +871,8 @@ impl Sink {
         let wav_path = job.output(".wav");
         let tmp = temp_beside(&wav_path)?;
         let article = &prepared.article;
-        // ICRD is a date, `YYYY-MM-DD`: the start of an ISO date-time, or nothing.
-        let date = article
-            .date
-            .as_deref()
-            .and_then(|d| d.get(..10))
-            .filter(|d| html::is_iso_date(d));
+        // ICRD is a date, `YYYY-MM-DD`: that of an ISO date or date-time, or nothing.
+        let date = article.date.as_deref().and_then(text::iso_day);
         // Entries with empty values are left out.
         let info = [
             (*b"INAM", article.title.as_str()),
@@ -1744,6 +1740,7 @@ fn temp_beside(final_path: &Path) -> Result<NamedTempFile, ArticleError> {
 pub(crate) fn hidden_temp(dir: &Path, name: &str) -> std::io::Result<NamedTempFile> {
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
+        .rand_bytes(TEMP_RANDOM_CHARS)
         .suffix(TEMP_SUFFIX)
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)?;
@@ -1754,6 +1751,8 @@ pub(crate) fn hidden_temp(dir: &Path, name: &str) -> std::io::Result<NamedTempFi
 }
 
 const TEMP_SUFFIX: &str = ".tmp";
+/// Random characters in a temporary file's name.
+const TEMP_RANDOM_CHARS: usize = 6;
 
 /// How long a temporary file must have been left unchanged before it counts as stale.
 const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -1778,16 +1777,20 @@ pub(crate) fn remove_stale_temps(dir: &Path) -> (usize, u64) {
             })
             .is_some_and(|(stem, random)| {
                 !stem.is_empty()
-                    && random.len() == 6
+                    && random.len() == TEMP_RANDOM_CHARS
                     && random.chars().all(|c| c.is_ascii_alphanumeric())
             });
+        // Only our names are looked at further: an output folder holds thousands of files.
+        if !is_ours {
+            continue;
+        }
         let Ok(meta) = entry.metadata() else { continue };
         let old = meta
             .modified()
             .ok()
             .and_then(|m| m.elapsed().ok())
             .is_some_and(|age| age >= STALE_TEMP_AGE);
-        if !is_ours || !meta.is_file() || !old {
+        if !meta.is_file() || !old {
             continue;
         }
         let path = entry.path();

@@ -51,7 +51,7 @@ pub fn run(targets: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
                 // A manifest too damaged to say what it is (truncated, emptied, unreadable)
                 // still counts when the outputs it describes lie beside it.
                 if bytes.as_deref().is_ok_and(is_manifest)
-                    || (damaged() && has_outputs_beside(&path))
+                    || (has_outputs_beside(&path) && damaged())
                 {
                     verdicts.push(verify_read(&path, bytes));
                 }

@@ -499,6 +499,17 @@ pub fn language_tag(tag: &str) -> Option<String> {
     Some(out)
 }
 
+/// The day (`YYYY-MM-DD`) of an ISO date or date-time (`2026-10-14`,
+/// `2026-10-14T09:30:00-05:00`); `None` for anything else ("May 1, 2024").
+pub fn iso_day(date: &str) -> Option<&str> {
+    let day = date.get(..10)?;
+    let is_day = day.bytes().enumerate().all(|(i, c)| match i {
+        4 | 7 => c == b'-',
+        _ => c.is_ascii_digit(),
+    });
+    (is_day && (date.len() == 10 || date[10..].starts_with('T'))).then_some(day)
+}
+
 /// Collapses every run of whitespace (including no-break spaces) to one space and trims.
 pub fn normalize_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -595,6 +606,21 @@ mod tests {
         }
         // One stray NUL in real text is junk, not a different encoding.
         assert!(decode(b"A line of text with one\0 NUL in it.").is_ok());
+    }
+
+    #[test]
+    fn the_day_of_an_iso_date_or_date_time() {
+        assert_eq!(iso_day("2026-10-14"), Some("2026-10-14"));
+        assert_eq!(iso_day("2026-10-14T09:30:00-05:00"), Some("2026-10-14"));
+        for other in [
+            "May 1, 2024",
+            "2026-10-14 or so",
+            "2026/10/14",
+            "2026-1-14",
+            "",
+        ] {
+            assert_eq!(iso_day(other), None, "{other}");
+        }
     }
 
     #[test]
