@@ -118,6 +118,10 @@ pub fn parse(src: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
         path: path.to_path_buf(),
         message: super::toml_message(&e),
     })?;
+    file.check().map_err(|message| ConfigError::File {
+        path: path.to_path_buf(),
+        message,
+    })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let rebase = |p: &mut PathBuf| {
         if p.is_relative() {
@@ -129,6 +133,37 @@ pub fn parse(src: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
     file.lexicon.iter_mut().for_each(rebase);
     file.furniture.iter_mut().for_each(rebase);
     Ok(file)
+}
+
+impl ConfigFile {
+    /// The values' ranges, the same as the flags'.
+    fn check(&self) -> Result<(), String> {
+        if self.formats.as_ref().is_some_and(Vec::is_empty) {
+            return Err("formats: name at least one of wav, mp3, opus, m4b".into());
+        }
+        let u = |v: Option<u32>| v.map(u64::from);
+        super::check_settings(
+            &[
+                ("jobs", self.jobs.map(|v| v as u64)),
+                ("rate", u(self.rate)),
+                ("pitch", u(self.pitch)),
+                ("volume", u(self.volume)),
+                ("sample_rate", u(self.sample_rate)),
+                ("gap_ms", self.gap_ms),
+                ("chapter_gap_ms", self.chapter_gap_ms),
+                ("max_chars", self.max_chars.map(|v| v as u64)),
+                ("retries", u(self.retries)),
+                ("mp3_bitrate", u(self.mp3_bitrate)),
+                ("opus_bitrate", u(self.opus_bitrate)),
+                ("aac_bitrate", u(self.aac_bitrate)),
+            ],
+            &[
+                ("timeout", self.timeout, super::timeout_problem),
+                ("loudness", self.loudness, super::loudness_problem),
+                ("true_peak", self.true_peak, super::true_peak_problem),
+            ],
+        )
+    }
 }
 
 /// Fills what `req` leaves open from `files` (highest precedence first).

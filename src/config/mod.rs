@@ -523,23 +523,23 @@ pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, Con
     let jobs = req
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    check_range("--jobs", jobs as u64, 1, 1024)?;
+    check_range("--jobs", jobs as u64)?;
     let gap_ms = req.gap_ms.or(profile.gap_ms).unwrap_or(400);
-    check_range("--gap-ms", gap_ms, 0, 60_000)?;
+    check_range("--gap-ms", gap_ms)?;
     let chapter_gap_ms = req
         .chapter_gap_ms
         .or(profile.chapter_gap_ms)
         .unwrap_or(gap_ms);
-    check_range("--chapter-gap-ms", chapter_gap_ms, 0, 60_000)?;
+    check_range("--chapter-gap-ms", chapter_gap_ms)?;
     let sample_rate = req.sample_rate.or(profile.sample_rate);
     if let Some(r) = sample_rate {
-        check_range("--sample-rate", u64::from(r), 8000, 192_000)?;
+        check_range("--sample-rate", u64::from(r))?;
     }
     let timeout_secs = req.timeout_secs.unwrap_or(60.0);
-    if !(timeout_secs.is_finite() && timeout_secs > 0.0 && timeout_secs <= 86_400.0) {
+    if let Some(message) = timeout_problem(timeout_secs) {
         return Err(ConfigError::Invalid {
             option: "--timeout",
-            message: format!("{timeout_secs} is not a number of seconds between 0 and 86400"),
+            message,
         });
     }
     let timeout = Duration::from_secs_f64(timeout_secs);
@@ -555,11 +555,11 @@ pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, Con
         });
     }
     let rate = req.rate.or(profile.rate).unwrap_or(175);
-    check_range("--rate", u64::from(rate), 80, 450)?;
+    check_range("--rate", u64::from(rate))?;
     let pitch = req.pitch.or(profile.pitch).unwrap_or(50);
-    check_range("--pitch", u64::from(pitch), 0, 99)?;
+    check_range("--pitch", u64::from(pitch))?;
     let volume = req.volume.or(profile.volume).unwrap_or(100);
-    check_range("--volume", u64::from(volume), 0, 200)?;
+    check_range("--volume", u64::from(volume))?;
     let model = model_source(&profile)?;
     let version_command = profile
         .version_command
@@ -599,9 +599,9 @@ pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, Con
         BackendKind::Mock => {
             let defaults = MockSettings::default();
             let ms_per_char = req.mock_ms_per_char.unwrap_or(defaults.ms_per_char);
-            check_range("--mock-ms-per-char", u64::from(ms_per_char), 1, 10_000)?;
+            check_range("--mock-ms-per-char", u64::from(ms_per_char))?;
             if let Some(p) = req.mock_fail_percent {
-                check_range("--mock-fail-percent", u64::from(p), 0, 100)?;
+                check_range("--mock-fail-percent", u64::from(p))?;
             }
             BackendConfig::Mock(MockSettings {
                 ms_per_char,
@@ -678,7 +678,7 @@ pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, Con
     };
 
     let max_chars = req.max_chars.unwrap_or(DEFAULT_MAX_CHARS);
-    check_range("--max-chars", max_chars as u64, 50, 100_000)?;
+    check_range("--max-chars", max_chars as u64)?;
     let mut lexicons: Vec<LexiconFile> = Vec::new();
     if let Some(name) = &profile.lexicon {
         lexicons.push(profile::load_named_lexicon(name, cwd)?);
@@ -709,7 +709,7 @@ pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, Con
     };
 
     let retries = req.retries.unwrap_or(2);
-    check_range("--retries", u64::from(retries), 0, 20)?;
+    check_range("--retries", u64::from(retries))?;
     let cache = if req.no_cache {
         None
     } else {
@@ -779,33 +779,26 @@ fn resolve_publishing(req: &ConvertRequest) -> Result<Publishing, ConfigError> {
         opus: req.opus_bitrate.unwrap_or(defaults.bitrates.opus),
         aac: req.aac_bitrate.unwrap_or(defaults.bitrates.aac),
     };
-    check_range("--mp3-bitrate", u64::from(bitrates.mp3), 8, 320)?;
-    check_range("--opus-bitrate", u64::from(bitrates.opus), 6, 256)?;
-    check_range("--aac-bitrate", u64::from(bitrates.aac), 16, 320)?;
+    check_range("--mp3-bitrate", u64::from(bitrates.mp3))?;
+    check_range("--opus-bitrate", u64::from(bitrates.opus))?;
+    check_range("--aac-bitrate", u64::from(bitrates.aac))?;
     let true_peak = req.true_peak.unwrap_or(DEFAULT_TRUE_PEAK);
-    if !(true_peak.is_finite() && (-20.0..=0.0).contains(&true_peak)) {
+    if let Some(message) = true_peak_problem(true_peak) {
         return Err(ConfigError::Invalid {
             option: "--true-peak",
-            message: format!("{true_peak} is not a ceiling between -20 and 0 dBTP"),
+            message,
         });
     }
-    let loudness = match req.loudness {
-        None => None,
-        Some(l) if l.is_finite() && (-40.0..=-5.0).contains(&l) => {
-            Some(crate::audio::loudness::Target {
-                integrated_lufs: l,
-                true_peak_dbtp: true_peak,
-            })
-        }
-        Some(l) => {
-            return Err(ConfigError::Invalid {
-                option: "--loudness",
-                message: format!(
-                    "{l} is not a loudness between -40 and -5 LUFS (e.g. -16 for podcasts, -18 for speech)"
-                ),
-            });
-        }
-    };
+    if let Some(message) = req.loudness.and_then(loudness_problem) {
+        return Err(ConfigError::Invalid {
+            option: "--loudness",
+            message,
+        });
+    }
+    let loudness = req.loudness.map(|l| crate::audio::loudness::Target {
+        integrated_lufs: l,
+        true_peak_dbtp: true_peak,
+    });
     // Measuring costs about a second of CPU per hour of audio: nothing beside ffmpeg's encodes,
     // but a quarter or more of a plain WAV conversion, which measures only when asked.
     let measure_loudness = req.measure_loudness
@@ -841,14 +834,80 @@ fn toml_message(e: &toml::de::Error) -> String {
     e.to_string().trim_end().to_string()
 }
 
-fn check_range(option: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::Invalid {
-            option,
-            message: format!("{value} is out of range; use {min} to {max}"),
-        })
+/// The numeric settings' allowed ranges, by key: the `aloud.toml` and voice-profile key, and the
+/// flag with `--` and `-` for `_`. Checked wherever a value is given (flag, file or profile),
+/// so a message can name where a wrong value came from.
+const RANGES: &[(&str, u64, u64)] = &[
+    ("jobs", 1, 1024),
+    ("gap_ms", 0, 60_000),
+    ("chapter_gap_ms", 0, 60_000),
+    ("sample_rate", 8000, 192_000),
+    ("rate", 80, 450),
+    ("pitch", 0, 99),
+    ("volume", 0, 200),
+    ("max_chars", 50, 100_000),
+    ("retries", 0, 20),
+    ("mp3_bitrate", 8, 320),
+    ("opus_bitrate", 6, 256),
+    ("aac_bitrate", 16, 320),
+    ("mock_ms_per_char", 1, 10_000),
+    ("mock_fail_percent", 0, 100),
+];
+
+/// What is wrong with `value` for the numeric setting `key`, if anything.
+fn range_problem(key: &str, value: u64) -> Option<String> {
+    let &(_, min, max) = RANGES
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .expect("every checked setting has a range");
+    (!(min..=max).contains(&value)).then(|| format!("{value} is out of range; use {min} to {max}"))
+}
+
+/// What is wrong with a `--timeout` of `secs` seconds, if anything.
+fn timeout_problem(secs: f64) -> Option<String> {
+    (!(secs.is_finite() && secs > 0.0 && secs <= 86_400.0))
+        .then(|| format!("{secs} is not a number of seconds above 0 and at most 86400"))
+}
+
+/// What is wrong with a `--true-peak` ceiling, if anything.
+fn true_peak_problem(dbtp: f64) -> Option<String> {
+    (!(dbtp.is_finite() && (-20.0..=0.0).contains(&dbtp)))
+        .then(|| format!("{dbtp} is not a ceiling between -20 and 0 dBTP"))
+}
+
+/// What is wrong with a `--loudness` target, if anything.
+fn loudness_problem(lufs: f64) -> Option<String> {
+    (!(lufs.is_finite() && (-40.0..=-5.0).contains(&lufs))).then(|| {
+        format!(
+            "{lufs} is not a loudness between -40 and -5 LUFS (e.g. -16 for podcasts, -18 for speech)"
+        )
+    })
+}
+
+/// A real-valued setting: its key, its value if given, and what would be wrong with a value.
+type RealSetting<'a> = (&'a str, Option<f64>, fn(f64) -> Option<String>);
+
+/// The numeric settings a file or profile gives, by key, checked: the first problem as
+/// `key = value: what is wrong`, for a message that names the file.
+fn check_settings(counts: &[(&str, Option<u64>)], reals: &[RealSetting]) -> Result<(), String> {
+    let counts = counts
+        .iter()
+        .filter_map(|&(key, v)| v.and_then(|v| range_problem(key, v)).map(|p| (key, p)));
+    let reals = reals
+        .iter()
+        .filter_map(|&(key, v, problem)| v.and_then(problem).map(|p| (key, p)));
+    match counts.chain(reals).next() {
+        Some((key, problem)) => Err(format!("{key}: {problem}")),
+        None => Ok(()),
+    }
+}
+
+/// A flag's value, checked against its range (`--gap-ms` is the setting `gap_ms`).
+fn check_range(option: &'static str, value: u64) -> Result<(), ConfigError> {
+    let key = option.trim_start_matches("--").replace('-', "_");
+    match range_problem(&key, value) {
+        None => Ok(()),
+        Some(message) => Err(ConfigError::Invalid { option, message }),
     }
 }
 
@@ -1000,6 +1059,55 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_in_files_and_profiles_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("voices")).unwrap();
+        let fails = |file: &str, src: &str, r: ConvertRequest| {
+            std::fs::write(dir.path().join(file), src).unwrap();
+            let msg = resolve(r, dir.path()).unwrap_err().to_string();
+            std::fs::remove_file(dir.path().join(file)).unwrap();
+            msg
+        };
+        let msg = fails("aloud.toml", "jobs = 0\n", req());
+        assert!(
+            msg.contains("aloud.toml: jobs: 0 is out of range; use 1 to 1024"),
+            "{msg}"
+        );
+        let msg = fails("aloud.toml", "timeout = 0.0\n", req());
+        assert!(msg.contains("aloud.toml: timeout: 0 is not"), "{msg}");
+        let msg = fails("aloud.toml", "loudness = 3.0\n", req());
+        assert!(msg.contains("aloud.toml: loudness: 3 is not"), "{msg}");
+        let msg = fails("aloud.toml", "formats = []\n", req());
+        assert!(
+            msg.contains("aloud.toml: formats: name at least one"),
+            "{msg}"
+        );
+        let fast = ConvertRequest {
+            voice: Some("fast".into()),
+            ..req()
+        };
+        let msg = fails("voices/fast.toml", "rate = 5000\n", fast);
+        assert!(
+            msg.contains("voice profile ") && msg.contains("fast.toml: rate: 5000 is out of range"),
+            "{msg}"
+        );
+        // The same value from the command line names the flag.
+        let msg = resolve(
+            ConvertRequest {
+                timeout_secs: Some(0.0),
+                ..req()
+            },
+            dir.path(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            msg,
+            "--timeout: 0 is not a number of seconds above 0 and at most 86400"
+        );
     }
 
     #[test]

@@ -203,10 +203,27 @@ pub fn list_profiles(cwd: &Path) -> Vec<(String, Origin, Result<VoiceProfile, Co
 
 /// Parses a profile; errors carry TOML's line, column and key.
 pub fn parse_profile(src: &str, path: &Path) -> Result<VoiceProfile, ConfigError> {
-    toml::from_str(src).map_err(|e| ConfigError::Profile {
+    let profile: VoiceProfile = toml::from_str(src).map_err(|e| ConfigError::Profile {
         path: path.to_path_buf(),
         message: super::toml_message(&e),
-    })
+    })?;
+    let u = |v: Option<u32>| v.map(u64::from);
+    super::check_settings(
+        &[
+            ("rate", u(profile.rate)),
+            ("pitch", u(profile.pitch)),
+            ("volume", u(profile.volume)),
+            ("sample_rate", u(profile.sample_rate)),
+            ("gap_ms", profile.gap_ms),
+            ("chapter_gap_ms", profile.chapter_gap_ms),
+        ],
+        &[],
+    )
+    .map_err(|message| ConfigError::Profile {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(profile)
 }
 
 /// `voices/NAME.lexicon.toml` from the profile folders, else the built-in copy.
