@@ -2,7 +2,8 @@
 //!
 //! Headings, paragraphs, list items, block quotes and table rows are spoken; links speak their
 //! text; inline code is read as text; images speak nothing unless their alt text is asked for;
-//! code blocks are not spoken but recorded as skipped; raw HTML is dropped. YAML (`---`) or
+//! code blocks are not spoken but recorded as skipped; raw HTML is dropped, and so is what is
+//! between inline `<script>`, `<style>` or `<template>` tags. YAML (`---`) or
 //! TOML (`+++`) front matter gives the title, author and date and is not spoken.
 
 use super::outline::Parsed;
@@ -28,6 +29,8 @@ pub fn parse(src: &str, image_alt: bool) -> Parsed {
     let mut code: Option<String> = None;
     let mut metadata: Option<(MetadataBlockKind, String)> = None;
     let mut cells: Vec<String> = Vec::new();
+    // Inside inline `<script>` or `<style>`: the closing tag that ends it.
+    let mut hidden_until: Option<&str> = None;
 
     let flush = |text: &mut String, kind: &mut Option<BlockKind>, out: &mut Parsed| {
         let k = kind.take().unwrap_or(BlockKind::Text);
@@ -137,6 +140,29 @@ pub fn parse(src: &str, image_alt: bool) -> Parsed {
                     });
                 }
             }
+            Event::InlineHtml(tag) => {
+                let tag = tag.trim().to_ascii_lowercase();
+                match hidden_until {
+                    Some(close) if tag.starts_with(close) => hidden_until = None,
+                    Some(_) => {}
+                    None => {
+                        hidden_until = ["script", "style", "template"]
+                            .into_iter()
+                            .find(|name| {
+                                tag.strip_prefix('<')
+                                    .and_then(|t| t.strip_prefix(name))
+                                    .is_some_and(|rest| rest.starts_with(['>', ' ', '\t', '\n']))
+                                    && !tag.ends_with("/>")
+                            })
+                            .map(|name| match name {
+                                "script" => "</script",
+                                "style" => "</style",
+                                _ => "</template",
+                            })
+                    }
+                }
+            }
+            Event::Text(_) | Event::Code(_) if hidden_until.is_some() => {}
             Event::Text(t) | Event::Code(t) if (in_image == 0 || image_alt) && in_footnote == 0 => {
                 if in_image > 0 && !text.is_empty() && !text.ends_with(' ') {
                     text.push(' ');
@@ -287,6 +313,25 @@ mod tests {
         assert_eq!(
             super::super::normalize_whitespace(&with_alt[0]),
             "A a chart of sales here."
+        );
+    }
+
+    #[test]
+    fn inline_scripts_and_styles_are_not_spoken() {
+        let src = "Hello <script>alert(1)</script> world.\n\n\
+                   A <STYLE type=\"text/css\">p { color: red }</style>styled <em>word</em>.\n\n\
+                   A <scripted>tag</scripted> is text, and <b>bold</b> too.\n";
+        let texts: Vec<String> = blocks(src)
+            .into_iter()
+            .map(|(t, _)| super::super::normalize_whitespace(&t))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "Hello world.",
+                "A styled word.",
+                "A tag is text, and bold too."
+            ]
         );
     }
 
