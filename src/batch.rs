@@ -47,11 +47,25 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
         report::warning(w);
     }
     if let Some(shard) = config.shard {
+        let all = found.jobs.len();
         found.jobs.retain(|j| in_shard(&j.name, shard));
+        if found.jobs.is_empty() && all > 0 && !config.quiet {
+            report::line(format_args!(
+                "aloud: shard {}/{} has none of the {all} article{} found (the other shards have them)",
+                shard.index,
+                shard.count,
+                if all == 1 { "" } else { "s" }
+            ));
+        }
     }
     let synth = backend::build(&config.backend)?;
     let engine = match synth.check() {
         Ok(info) => info,
+        // Ctrl-C while the engine was being tried: an interruption, not a broken engine.
+        Err(_) if crate::process::cancelled() => {
+            report::error("interrupted before anything was synthesized; no files were written");
+            return Ok(ExitCode::Interrupted);
+        }
         Err(e @ SynthError::NotFound { .. }) => return Err(e.into()),
         Err(e) => {
             // The usual cause with espeak-ng is a voice name it does not have.
@@ -87,7 +101,7 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
             BackendConfig::Mock(s) => Expectation::mock(s.ms_per_char),
             _ => Expectation::other(),
         },
-        cache: config.cache.clone(),
+        cache: usable_cache(config.cache.as_ref()),
         rebuild: config.force,
         fingerprint: fingerprint(&engine, ffmpeg.as_ref(), &config),
         publishing: config.publishing.clone(),
@@ -107,7 +121,10 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     progress.finish();
     // The index lists what is in the folder now, this run's articles and any earlier ones;
     // even an interrupted run's finished articles belong in it.
-    let index_failed = rebuild_index(&config.output_dir, config.quiet || run.interrupted).is_none();
+    // A run that wrote nothing into an output folder that does not exist (an empty shard) has
+    // nothing to index.
+    let index_failed = config.output_dir.is_dir()
+        && rebuild_index(&config.output_dir, config.quiet || run.interrupted).is_none();
 
     let summary = Summary::new(&found.jobs, &run, started.elapsed());
     if config.json {
@@ -127,6 +144,15 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
         ));
         return Ok(ExitCode::Interrupted);
     }
+    if let (Some(cache), Some(why)) = (&settings.cache, &run.cache_error) {
+        let n = run.units.cache_write_errors;
+        report::warning(format_args!(
+            "{n} synthesized unit{} could not be written to the cache in {} ({why}); the next run synthesizes {} again",
+            if n == 1 { "" } else { "s" },
+            cache.dir().display(),
+            if n == 1 { "it" } else { "them" }
+        ));
+    }
     if !config.quiet {
         report::line(format_args!("{}", summary.line()));
     }
@@ -135,6 +161,23 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::Success
     })
+}
+
+/// The cache, if its folder is a folder or can be made one; otherwise a warning and no cache,
+/// rather than one failed write per unit.
+fn usable_cache(cache: Option<&UnitCache>) -> Option<UnitCache> {
+    let cache = cache?;
+    let dir = cache.dir();
+    let why = match std::fs::create_dir_all(dir) {
+        Ok(()) => return Some(cache.clone()),
+        Err(_) if dir.exists() && !dir.is_dir() => "it is not a folder".to_string(),
+        Err(e) => e.to_string(),
+    };
+    report::warning(format_args!(
+        "cannot use the cache folder {} ({why}); this run caches nothing (give --cache-dir a folder, or --no-cache)",
+        dir.display()
+    ));
+    None
 }
 
 /// Removes the temporary files that killed runs left in the folders this run writes into

@@ -196,6 +196,8 @@ pub struct RunReport {
     pub interrupted: bool,
     /// What the engine and the cache did.
     pub units: UnitStats,
+    /// Why the first unit that could not be written to the cache was not (the run went on).
+    pub cache_error: Option<String>,
 }
 
 /// Unit counts for a run.
@@ -220,6 +222,7 @@ struct Counters {
     retried: AtomicU64,
     corrupt: AtomicU64,
     cache_write_errors: AtomicU64,
+    first_cache_error: std::sync::OnceLock<String>,
 }
 
 impl Counters {
@@ -331,6 +334,7 @@ pub fn convert(
     })?;
     Ok(RunReport {
         units: counters.snapshot(),
+        cache_error: counters.first_cache_error.into_inner(),
         ..report
     })
 }
@@ -535,11 +539,12 @@ impl Synthesis<'_> {
         let (audio, unit_check) = self.with_retries(text)?;
         self.counters.synthesized.fetch_add(1, Ordering::Relaxed);
         if let (Some(cache), Some(key)) = (&self.settings.cache, &key)
-            && cache.put(key, &audio).is_err()
+            && let Err(e) = cache.put(key, &audio)
         {
             self.counters
                 .cache_write_errors
                 .fetch_add(1, Ordering::Relaxed);
+            let _ = self.counters.first_cache_error.set(e.to_string());
         }
         Ok((audio, unit_check))
     }
@@ -814,6 +819,7 @@ impl Writer<'_> {
             outcomes: self.outcomes.into_values().collect(),
             interrupted,
             units: UnitStats::default(),
+            cache_error: None,
         }
     }
 

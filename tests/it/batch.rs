@@ -122,6 +122,34 @@ fn no_cache_leaves_no_cache_and_cache_commands_manage_it() {
 }
 
 #[test]
+fn a_cache_that_cannot_be_written_is_said_once_and_the_run_goes_on() {
+    let env = TestEnv::new();
+    env.write("a.txt", "One.\n\nTwo.");
+    // --cache-dir names a file: one warning before anything is synthesized, no cache.
+    env.write("not-a-folder", "x");
+    let assert = env
+        .mock_convert(&["a.txt", "--cache-dir", "not-a-folder"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: cannot use the cache folder not-a-folder (it is not a folder); this run caches nothing",
+        ));
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(stderr.matches("warning").count(), 1, "{stderr}");
+    assert!(env.path().join("output/a.wav").exists());
+    assert_eq!(env.read("not-a-folder"), b"x");
+
+    // A folder whose entries cannot be written: the count and the reason, after the run.
+    env.write("blocked/units", "a file where the entries' folder goes");
+    env.mock_convert(&["a.txt", "--force", "--cache-dir", "blocked"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: 2 synthesized units could not be written to the cache in blocked (Not a directory (os error 20)); the next run synthesizes them again",
+        ));
+}
+
+#[test]
 fn flaky_engine_calls_are_retried_and_give_the_same_output() {
     let env = TestEnv::new();
     corpus(&env, 6);
@@ -220,6 +248,28 @@ fn shards_split_a_corpus_without_overlap_and_add_up_to_one_run_byte_for_byte() {
         .stderr(predicate::str::contains(
             "K must be at least 0 and less than N",
         ));
+
+    // A shard that gets none of the articles says so, warns of nothing and writes nothing.
+    env.write("one/a.txt", "Alone.");
+    let mut empty = 0;
+    for k in 0..3 {
+        let out = format!("one-{k}");
+        let assert = env
+            .mock_convert(&["one", "-o", &out, "--shard", &format!("{k}/3")])
+            .assert()
+            .success();
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(!stderr.contains("warning"), "{stderr}");
+        if !env.path().join(&out).join("a.wav").exists() {
+            empty += 1;
+            assert!(!env.path().join(&out).exists(), "{stderr}");
+            assert!(
+                stderr.contains(&format!("shard {k}/3 has none of the 1 article found")),
+                "{stderr}"
+            );
+        }
+    }
+    assert_eq!(empty, 2);
 }
 
 #[test]
@@ -289,6 +339,29 @@ fn interrupted_run(sig: Signal) -> TestEnv {
 #[test]
 fn ctrl_c_stops_the_run_quickly_keeps_finished_articles_and_leaves_no_partial_files() {
     interrupted_run(Signal::SIGINT);
+}
+
+#[test]
+fn ctrl_c_while_the_engine_is_tried_is_an_interruption() {
+    let env = TestEnv::new();
+    env.write("a.txt", "Hello.");
+    // The engine check runs this command on a word; it takes far longer than the signal.
+    let child = env
+        .aloud_std()
+        .args(["convert", "a.txt", "-o", "out", "--command"])
+        .arg("sh -c 'sleep 30' {out}")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let out = stop_within(child, Signal::SIGINT, Duration::from_secs(3), "the check");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted before anything was synthesized"),
+        "{stderr}"
+    );
+    assert!(!env.path().join("out").exists());
 }
 
 #[test]
