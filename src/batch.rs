@@ -293,7 +293,7 @@ pub struct ArticleCounts {
 /// One failed article.
 #[derive(Debug, serde::Serialize)]
 pub struct Failure {
-    /// Its name.
+    /// Its source file, as it was given or found.
     pub source: String,
     /// Why (with the paragraph and the engine's stderr when an engine failed).
     pub error: String,

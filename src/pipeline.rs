@@ -152,7 +152,7 @@ pub enum ArticleError {
 /// A finished article.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Converted {
-    /// The job's name.
+    /// The source file, as it was given or found.
     pub name: String,
     /// The main audio file written: the WAV, or else the first compressed one.
     pub audio: PathBuf,
@@ -179,7 +179,8 @@ pub enum Outcome {
     Unchanged(Converted),
     /// Nothing was written for it.
     Failed {
-        /// The job's name.
+        /// The source file, as it was given or found (`in/a/x.md`, not only `x.md`: two
+        /// inputs may share a name).
         name: String,
         /// Why.
         error: ArticleError,
@@ -474,7 +475,7 @@ fn up_to_date(job: &ArticleJob, input_sha256: &str, fingerprint: &str) -> Option
 /// What the run reports for an article whose manifest is `m`.
 fn converted(job: &ArticleJob, m: &Manifest) -> Converted {
     Converted {
-        name: job.name.clone(),
+        name: job.source.display().to_string(),
         audio: m
             .files
             .audio()
@@ -829,7 +830,7 @@ impl Writer<'_> {
     }
 
     fn fail(&mut self, article: usize, error: ArticleError, on_event: &mut dyn FnMut(Event<'_>)) {
-        let name = self.jobs[article].name.clone();
+        let name = self.jobs[article].source.display().to_string();
         self.finish(article, Outcome::Failed { name, error }, on_event);
     }
 }

@@ -48,7 +48,7 @@ fn converted(env: &TestEnv, stem: &str, code: i32, stderr: &str) -> serde_json::
 fn refused(env: &TestEnv, name: &str, code: i32, stderr: &str, message: &str) {
     assert_eq!(code, 1, "{name}: {stderr}");
     assert!(
-        stderr.contains(&format!("aloud: error: {name}: {message}")),
+        stderr.contains(&format!("aloud: error: in/{name}: {message}")),
         "{name}: {stderr}"
     );
     let left: Vec<String> = env
@@ -368,7 +368,7 @@ fn an_unreadable_file() {
     };
     assert!(
         stderr.contains(&format!(
-            "aloud: error: locked.txt: could not read it: {reason}"
+            "aloud: error: in/locked.txt: could not read it: {reason}"
         )),
         "{stderr}"
     );

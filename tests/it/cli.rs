@@ -1,6 +1,6 @@
 //! The CLI end to end with the mock backend: exact, fast, no engine needed.
 
-use crate::support::{SAMPLE, TestEnv, json_of};
+use crate::support::{SAMPLE, TestEnv, json_of, stdout_json};
 use aloud::audio::ms_to_frames;
 use aloud::backend::mock::{Mock, MockSettings};
 use predicates::prelude::*;
@@ -15,7 +15,7 @@ fn the_sample_article_becomes_eleven_exact_chapters() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "converted us-iraq-dialogue.txt -> output/us-iraq-dialogue.wav (11 chapters, 2:33)",
+            "converted input/us-iraq-dialogue.txt -> output/us-iraq-dialogue.wav (11 chapters, 2:33)",
         ));
     assert_eq!(
         env.files("output"),
@@ -202,6 +202,24 @@ fn a_folder_without_articles_is_an_error() {
 }
 
 #[test]
+fn a_failing_file_is_named_by_its_path_when_two_inputs_share_a_name() {
+    let env = TestEnv::new();
+    env.write("a/x.md", "");
+    env.write("b/x.md", "Fine text.");
+    let assert = env
+        .mock_convert(&["a/x.md", "b/x.md", "-o", "out", "--json"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("aloud: error: a/x.md: there is nothing to speak in it"),
+        "{stderr}"
+    );
+    let summary = stdout_json(assert.get_output());
+    assert_eq!(summary["failures"][0]["source"], "a/x.md");
+}
+
+#[test]
 fn empty_and_whitespace_only_files_fail_with_nothing_written() {
     let env = TestEnv::new();
     env.write("in/empty.txt", "");
@@ -213,7 +231,7 @@ fn empty_and_whitespace_only_files_fail_with_nothing_written() {
     for name in ["empty.txt", "blank.txt", "furniture.txt"] {
         assert!(
             stderr.contains(&format!(
-                "aloud: error: {name}: there is nothing to speak in it"
+                "aloud: error: in/{name}: there is nothing to speak in it"
             )),
             "{stderr}"
         );
@@ -280,7 +298,7 @@ fn a_failing_paragraph_is_named_and_leaves_no_files_while_others_convert() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "aloud: error: b-bad.txt: paragraph 3: mock failed (simulated failure): mock: the text contains the marker word 'BOOM'",
+            "aloud: error: in/b-bad.txt: paragraph 3: mock failed (simulated failure): mock: the text contains the marker word 'BOOM'",
         ));
     let files = env.files("out");
     assert_eq!(

@@ -127,7 +127,7 @@ fn failed_with(run: &Run, message: &str) {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("aloud: error: b.txt: paragraph 2: faulty.py"),
+            .contains("aloud: error: in/b.txt: paragraph 2: faulty.py"),
         "{}",
         run.stderr
     );

@@ -562,7 +562,7 @@ fn a_failing_encode_fails_that_article_with_ffmpegs_stderr_and_leaves_no_files()
         .assert()
         .code(1)
         .stderr(predicates::str::contains(
-            "aloud: error: bad.txt: ffmpeg could not make the opus (exit status 1): ffmpeg exploded: Invalid argument while encoding",
+            "aloud: error: in/bad.txt: ffmpeg could not make the opus (exit status 1): ffmpeg exploded: Invalid argument while encoding",
         ));
     assert_eq!(
         env.files("out"),
