@@ -12,7 +12,8 @@ use crate::audio::frames_to_ms;
 use crate::backend::{self, EngineInfo, SynthError};
 use crate::cache::UnitCache;
 use crate::config::{
-    self, BackendConfig, CacheAction, ConvertConfig, ConvertRequest, IndexRequest, Shard,
+    self, AudioFormat, BackendConfig, CacheAction, ChapterFormat, ConvertConfig, ConvertRequest,
+    IndexRequest, Shard,
 };
 use crate::encode::Ffmpeg;
 use crate::exit_codes::ExitCode;
@@ -178,6 +179,18 @@ fn usable_cache(cache: Option<&UnitCache>) -> Option<UnitCache> {
         dir.display()
     ));
     None
+}
+
+/// The suffix of every file aloud may write beside an article's base name: the audio formats,
+/// the chapter files, the manifest, the page and the captions.
+fn every_output_suffix() -> Vec<&'static str> {
+    let audio = AudioFormat::ALL.map(AudioFormat::suffix);
+    let chapters = ChapterFormat::ALL.map(ChapterFormat::suffix);
+    [".json", ".html", ".captions.vtt"]
+        .into_iter()
+        .chain(audio)
+        .chain(chapters)
+        .collect()
 }
 
 /// Removes the temporary files that killed runs left in the folders this run writes into
@@ -686,6 +699,46 @@ fn name_outputs(
         }
         renamed.push((why, members.clone()));
     }
+    // An article's own files can be another's sidecars: `x.chapters.md`'s manifest would be
+    // `x.chapters.json`, which is `x.md`'s chapter list with `--chapters json`. The article
+    // whose name carries the sidecar's tail keeps its extension. Every file aloud may write
+    // counts, so the names do not change with the formats asked for.
+    let suffixes = every_output_suffix();
+    let mut first_use: BTreeMap<PathBuf, (usize, &str)> = BTreeMap::new();
+    let mut carriers: BTreeMap<usize, (usize, PathBuf)> = BTreeMap::new();
+    for (i, base) in bases.iter().enumerate() {
+        for &suffix in &suffixes {
+            let mut path = base.clone().into_os_string();
+            path.push(suffix);
+            let path = PathBuf::from(path);
+            match first_use.get(&path) {
+                None => {
+                    first_use.insert(path, (i, suffix));
+                }
+                // The same base twice is numbered below.
+                Some(&(j, _)) if bases[j] == *base => {}
+                Some(&(j, other)) => {
+                    let (carrier, owner) = if suffix.len() < other.len() {
+                        (i, j)
+                    } else {
+                        (j, i)
+                    };
+                    carriers.entry(carrier).or_insert((owner, path));
+                }
+            }
+        }
+    }
+    for (carrier, (owner, path)) in carriers {
+        bases[carrier] = safe_relative(&found[carrier].1);
+        renamed.push((
+            format!(
+                "would write {}, a file of {}",
+                out_dir.join(path).display(),
+                found[owner].0.display()
+            ),
+            vec![carrier],
+        ));
+    }
     // Still colliding (the same relative path under two inputs): number them in order.
     let mut count: BTreeMap<PathBuf, usize> = BTreeMap::new();
     for base in &bases {
@@ -793,6 +846,36 @@ mod tests {
         let bases: Vec<_> = found.jobs.iter().map(|j| j.out_base.clone()).collect();
         assert_eq!(bases, [out.join("b.txt"), out.join("b.TXT")]);
         assert_eq!(found.warnings.len(), 1);
+    }
+
+    #[test]
+    fn an_article_named_like_another_ones_sidecar_keeps_its_extension() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("in");
+        for f in ["x.md", "x.chapters.md", "x.podcast-chapters.txt", "y.md"] {
+            touch(&root.join(f));
+        }
+        let out = d.path().join("out");
+        let found = discover(std::slice::from_ref(&root), &out).unwrap();
+        let bases: Vec<_> = found.jobs.iter().map(|j| j.out_base.clone()).collect();
+        assert_eq!(
+            bases,
+            [
+                out.join("x.chapters.md"),
+                out.join("x"),
+                out.join("x.podcast-chapters.txt"),
+                out.join("y")
+            ]
+        );
+        assert_eq!(found.warnings.len(), 2, "{:?}", found.warnings);
+        assert!(
+            found.warnings[0].contains(&format!(
+                "x.chapters.md would write {}, a file of ",
+                out.join("x.chapters.json").display()
+            )),
+            "{:?}",
+            found.warnings
+        );
     }
 
     #[test]
