@@ -455,6 +455,28 @@ fn prepare(job: &ArticleJob, settings: &PipelineSettings) -> Result<Begun, Artic
     })))
 }
 
+/// The files an existing manifest at `json_path` lists (plain names in its folder only), or
+/// none.
+fn earlier_files(json_path: &Path) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Listing {
+        files: manifest::Files,
+    }
+    let Ok(json) = std::fs::read(json_path) else {
+        return Vec::new();
+    };
+    let Ok(listing) = serde_json::from_slice::<Listing>(&json) else {
+        return Vec::new();
+    };
+    listing
+        .files
+        .all()
+        .into_iter()
+        .filter(|f| Path::new(f).file_name().is_some_and(|n| n == *f))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The article's existing outputs, if its manifest says they were made from this very source
 /// with these very settings and every file it lists is there.
 fn up_to_date(job: &ArticleJob, input_sha256: &str, fingerprint: &str) -> Option<Converted> {
@@ -1379,6 +1401,8 @@ impl Finisher<'_> {
             return Err(ArticleError::Encode(EncodeError::Cancelled));
         }
 
+        // What an earlier conversion listed, to remove what this one no longer writes.
+        let earlier = earlier_files(&json_path);
         // The manifest goes last: its presence says the other files are complete.
         let mut all: Vec<(NamedTempFile, PathBuf)> = audio_tmp
             .into_iter()
@@ -1400,6 +1424,13 @@ impl Finisher<'_> {
                 });
             }
             placed.push(path);
+        }
+        // An MP3 from an earlier run with `--formats mp3` would otherwise stay, out of date,
+        // beside the new files and listed by no manifest.
+        let now = manifest.files.all();
+        let dir = job.out_base.parent().unwrap_or(Path::new("."));
+        for old in earlier.iter().filter(|f| !now.contains(&f.as_str())) {
+            let _ = std::fs::remove_file(dir.join(old));
         }
         Ok(converted(job, &manifest))
     }

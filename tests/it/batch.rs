@@ -150,6 +150,29 @@ fn a_cache_that_cannot_be_written_is_said_once_and_the_run_goes_on() {
 }
 
 #[test]
+fn files_an_earlier_conversion_wrote_and_this_one_does_not_are_removed() {
+    let env = TestEnv::new();
+    env.write("a.txt", "One.\n\nTwo.");
+    env.write("output/a.notes.txt", "the user's own file");
+    run(&env, &["a.txt", "--chapters", "vtt,cue,json,podcast"]);
+    assert!(env.path().join("output/a.cue").exists());
+    let fewer = run(&env, &["a.txt", "--chapters", "vtt"]);
+    assert_eq!(fewer["articles"]["converted"], 1);
+    assert_eq!(
+        env.files("output"),
+        [
+            "a.captions.vtt",
+            "a.chapters.vtt",
+            "a.html",
+            "a.json",
+            "a.notes.txt",
+            "a.wav",
+            "index.html"
+        ]
+    );
+}
+
+#[test]
 fn flaky_engine_calls_are_retried_and_give_the_same_output() {
     let env = TestEnv::new();
     corpus(&env, 6);
