@@ -575,15 +575,41 @@ where
             clap_complete::generate(shell, &mut cmd, "aloud", &mut out);
             Command::Generated(String::from_utf8_lossy(&out).into_owned())
         }
-        Commands::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .map_err(|e| Cli::command().error(clap::error::ErrorKind::Io, e))?;
-            Command::Generated(String::from_utf8_lossy(&out).into_owned())
-        }
+        Commands::Man => Command::Generated(
+            manual().map_err(|e| Cli::command().error(clap::error::ErrorKind::Io, e))?,
+        ),
         Commands::Worker(a) => Command::Worker { library: a.library },
     })
+}
+
+/// The manual page: the top-level page, then a section per subcommand with its synopsis and
+/// options (clap_mangen's page alone lists the subcommands without their options).
+fn manual() -> std::io::Result<String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    let mut page = String::from_utf8_lossy(&out).into_owned();
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let man = clap_mangen::Man::new(sub.clone());
+        let mut part = Vec::new();
+        man.render_synopsis_section(&mut part)?;
+        man.render_options_section(&mut part)?;
+        // The synopsis heading becomes the subcommand's section; its option groups nest in it.
+        let name = sub.get_bin_name().unwrap_or(sub.get_name()).to_uppercase();
+        for line in String::from_utf8_lossy(&part).lines() {
+            let line = match line {
+                ".SH SYNOPSIS" => format!(".SH \"{name}\""),
+                ".SH OPTIONS" => ".SS Options".to_string(),
+                l => l
+                    .strip_prefix(".SH ")
+                    .map_or(l.to_string(), |h| format!(".SS {h}")),
+            };
+            page += &line;
+            page.push('\n');
+        }
+    }
+    Ok(page)
 }
 
 /// Whether these arguments start a synthesis worker (which must stay single-threaded, so

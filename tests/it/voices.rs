@@ -484,6 +484,19 @@ fn voices_doctor_completions_and_man_page() {
         "{}",
         &man[..200.min(man.len())]
     );
+    // Each subcommand has its section, with its own options.
+    for section in [
+        ".SH \"ALOUD CONVERT\"",
+        ".SH \"ALOUD VERIFY\"",
+        ".SH \"ALOUD CACHE\"",
+    ] {
+        assert!(man.contains(section), "{section} missing");
+    }
+    let convert = &man[man.find(".SH \"ALOUD CONVERT\"").unwrap()..];
+    assert!(
+        convert.contains("cache\\-dir"),
+        "no --cache-dir under convert"
+    );
 }
 
 #[test]
