@@ -220,14 +220,21 @@ pub fn in_shard(name: &str, shard: Shard) -> bool {
     n % u64::from(shard.count) == u64::from(shard.index)
 }
 
+/// Raised by every change that makes other outputs from the same source and settings (how an
+/// article is read, what its page, captions or manifest hold, which files are written), so
+/// that outputs an earlier build made are converted again instead of found up to date. The
+/// package version alone does not do it between releases. Reconverting takes the units from
+/// the cache: it costs no synthesis.
+pub const OUTPUTS_REVISION: u32 = 2;
+
 /// SHA-256 of everything that shapes an article's outputs besides its source: the engine
 /// and voice, the text options, the files asked for with their bit rates and loudness, and
-/// the versions of aloud and of the ffmpeg that encodes.
+/// the versions of aloud (with its [`OUTPUTS_REVISION`]) and of the ffmpeg that encodes.
 fn fingerprint(engine: &EngineInfo, ffmpeg: Option<&Ffmpeg>, config: &ConvertConfig) -> String {
     let mut settings = engine.settings.clone();
     settings.sort();
     let mut text = format!(
-        "aloud {}\nengine={}\nversion={}\nrate={}\nsettings={settings:?}\noutput_rate={:?}\ngap_ms={}\nchapter_gap_ms={}\n{}",
+        "aloud {} outputs {OUTPUTS_REVISION}\nengine={}\nversion={}\nrate={}\nsettings={settings:?}\noutput_rate={:?}\ngap_ms={}\nchapter_gap_ms={}\n{}",
         env!("CARGO_PKG_VERSION"),
         engine.name,
         engine.version,

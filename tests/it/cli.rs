@@ -98,6 +98,35 @@ fn the_sample_article_becomes_eleven_exact_chapters() {
     )));
 }
 
+/// Outputs made by an earlier build are found up to date unless their fingerprint changes, so
+/// a change to what aloud writes for the same source and settings must raise
+/// `OUTPUTS_REVISION`. This pins the revision to the sample's snapshots: when they change,
+/// raise the revision and record the new digest here.
+#[test]
+fn the_outputs_revision_goes_with_the_sample_outputs() {
+    use sha2::{Digest, Sha256};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots");
+    let mut hash = Sha256::new();
+    for name in ["chapters_vtt", "manifest_json", "page_html", "index_html"] {
+        let snap =
+            std::fs::read_to_string(dir.join(format!("it__cli__sample_{name}.snap"))).unwrap();
+        // The settings hash contains the revision itself.
+        for line in snap.lines().filter(|l| !l.contains("\"settings_sha256\"")) {
+            hash.update(line.as_bytes());
+            hash.update(b"\n");
+        }
+    }
+    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        (aloud::batch::OUTPUTS_REVISION, digest.as_str()),
+        (
+            2,
+            "b46d5df172719f5a49731022f3a21e19e6d48bf389bdb98a01a5fd518f70222c"
+        ),
+        "the sample's outputs changed: raise OUTPUTS_REVISION in src/batch.rs and record the new digest here"
+    );
+}
+
 #[test]
 fn snapshot_of_the_sample_outputs() {
     let env = TestEnv::new();
