@@ -43,7 +43,8 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::Usage);
         }
     };
-    let mut found = discover(&config.inputs, &config.output_dir)?;
+    let stdin = StdinSpool::read_if_named(&config.inputs)?;
+    let mut found = discover(&config.inputs, &config.output_dir, stdin.as_ref())?;
     for w in &found.warnings {
         report::warning(w);
     }
@@ -191,6 +192,44 @@ fn every_output_suffix() -> Vec<&'static str> {
         .chain(audio)
         .chain(chapters)
         .collect()
+}
+
+/// The input that names standard input.
+pub const STDIN_ARG: &str = "-";
+
+/// What an article read from standard input is called: its outputs are `stdin.wav` and so on,
+/// and with no extension its format is found from its content (`--format` chooses it).
+pub const STDIN_NAME: &str = "stdin";
+
+/// Standard input read to its end into a temporary file, which lives as long as this (the
+/// pipeline reads an article more than once, and a pipe can be read once).
+pub struct StdinSpool(tempfile::NamedTempFile);
+
+impl StdinSpool {
+    /// Reads standard input if `-` is one of the inputs.
+    pub fn read_if_named(inputs: &[PathBuf]) -> anyhow::Result<Option<StdinSpool>> {
+        if !inputs.iter().any(|i| i.as_os_str() == STDIN_ARG) {
+            return Ok(None);
+        }
+        let mut stdin = std::io::stdin().lock();
+        if std::io::IsTerminal::is_terminal(&stdin) {
+            report::line(format_args!(
+                "aloud: reading the article from standard input; end it with Ctrl-D"
+            ));
+        }
+        let mut file = tempfile::Builder::new()
+            .prefix("aloud-stdin.")
+            .tempfile()
+            .context("cannot make a temporary file for standard input")?;
+        std::io::copy(&mut stdin, file.as_file_mut())
+            .context("cannot read the article from standard input")?;
+        Ok(Some(StdinSpool(file)))
+    }
+
+    /// Where it was written.
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
 }
 
 /// Removes the temporary files that killed runs left in the folders this run writes into
@@ -527,7 +566,11 @@ pub enum DiscoveryError {
 }
 
 /// Finds the articles under `inputs` and names their outputs under `out_dir`.
-pub fn discover(inputs: &[PathBuf], out_dir: &Path) -> Result<Discovery, DiscoveryError> {
+pub fn discover(
+    inputs: &[PathBuf],
+    out_dir: &Path,
+    stdin: Option<&StdinSpool>,
+) -> Result<Discovery, DiscoveryError> {
     if std::fs::metadata(out_dir).is_ok_and(|m| !m.is_dir()) {
         return Err(DiscoveryError::OutputNotAFolder(out_dir.to_path_buf()));
     }
@@ -535,6 +578,10 @@ pub fn discover(inputs: &[PathBuf], out_dir: &Path) -> Result<Discovery, Discove
     let mut found: Vec<(PathBuf, PathBuf)> = Vec::new(); // (source, path relative to its input)
     let mut warnings = Vec::new();
     for input in inputs {
+        if let Some(spool) = stdin.filter(|_| input.as_os_str() == STDIN_ARG) {
+            found.push((spool.path().to_path_buf(), PathBuf::from(STDIN_NAME)));
+            continue;
+        }
         let meta = std::fs::metadata(input).map_err(|source| DiscoveryError::Input {
             path: input.clone(),
             source,
@@ -593,7 +640,7 @@ pub fn discover(inputs: &[PathBuf], out_dir: &Path) -> Result<Discovery, Discove
                 .join(", "),
         });
     }
-    let jobs = name_outputs(found, out_dir, &mut warnings);
+    let jobs = name_outputs(found, out_dir, stdin, &mut warnings);
     Ok(Discovery { jobs, warnings })
 }
 
@@ -677,6 +724,7 @@ fn is_article(path: &Path) -> bool {
 fn name_outputs(
     found: Vec<(PathBuf, PathBuf)>,
     out_dir: &Path,
+    stdin: Option<&StdinSpool>,
     warnings: &mut Vec<String>,
 ) -> Vec<ArticleJob> {
     let stem_of = |rel: &Path| safe_relative(&rel.with_extension(""));
@@ -780,6 +828,11 @@ fn name_outputs(
         .into_iter()
         .zip(bases)
         .map(|((source, rel), base)| ArticleJob {
+            label: if stdin.is_some_and(|s| s.path() == source) {
+                "standard input".into()
+            } else {
+                source.display().to_string()
+            },
             name: rel.to_string_lossy().into_owned(),
             out_base: out_dir.join(base),
             source,
@@ -836,7 +889,7 @@ mod tests {
             touch(&root.join(f));
         }
         let out = d.path().join("out");
-        let found = discover(std::slice::from_ref(&root), &out).unwrap();
+        let found = discover(std::slice::from_ref(&root), &out, None).unwrap();
         let names: Vec<_> = found.jobs.iter().map(|j| j.name.as_str()).collect();
         assert_eq!(names, ["a/y.TXT", "a/z.txt", "b.txt"]);
         assert_eq!(found.jobs[1].out_base, out.join("a/z"));
@@ -849,7 +902,7 @@ mod tests {
         touch(&b1);
         touch(&b2);
         let out = d.path().join("out");
-        let found = discover(&[b1, b2], &out).unwrap();
+        let found = discover(&[b1, b2], &out, None).unwrap();
         let bases: Vec<_> = found.jobs.iter().map(|j| j.out_base.clone()).collect();
         assert_eq!(bases, [out.join("b.txt"), out.join("b.TXT")]);
         assert_eq!(found.warnings.len(), 1);
@@ -863,7 +916,7 @@ mod tests {
             touch(&root.join(f));
         }
         let out = d.path().join("out");
-        let found = discover(std::slice::from_ref(&root), &out).unwrap();
+        let found = discover(std::slice::from_ref(&root), &out, None).unwrap();
         let bases: Vec<_> = found.jobs.iter().map(|j| j.out_base.clone()).collect();
         assert_eq!(
             bases,
@@ -892,7 +945,7 @@ mod tests {
         touch(&x1);
         touch(&x2);
         let out = d.path().join("out");
-        let found = discover(&[x1.clone(), x2, x1], &out).unwrap();
+        let found = discover(&[x1.clone(), x2, x1], &out, None).unwrap();
         let bases: Vec<_> = found.jobs.iter().map(|j| j.out_base.clone()).collect();
         assert_eq!(bases, [out.join("x.txt~1"), out.join("x.txt~2")]);
         assert_eq!(found.warnings.len(), 1);
@@ -914,7 +967,7 @@ mod tests {
             touch(&root.join(f));
         }
         let out = d.path().join("out");
-        let found = discover(std::slice::from_ref(&root), &out).unwrap();
+        let found = discover(std::slice::from_ref(&root), &out, None).unwrap();
         let bases: Vec<_> = found.jobs.iter().map(|j| j.out_base.clone()).collect();
         // Only the top folder has an index page; sub/index.html is free.
         assert_eq!(
@@ -939,7 +992,7 @@ mod tests {
         fs::create_dir_all(root.join("output")).unwrap();
         fs::write(root.join("output/a.html"), page).unwrap();
         fs::write(root.join("output/index.html"), page).unwrap();
-        let found = discover(std::slice::from_ref(&root), &d.path().join("audio")).unwrap();
+        let found = discover(std::slice::from_ref(&root), &d.path().join("audio"), None).unwrap();
         let names: Vec<_> = found.jobs.iter().map(|j| j.name.as_str()).collect();
         assert_eq!(names, ["a.txt", "page.html"]);
         assert_eq!(found.warnings.len(), 1, "{:?}", found.warnings);
@@ -951,11 +1004,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         touch(&d.path().join("same/a.txt"));
         let same = d.path().join("same");
-        let err = discover(std::slice::from_ref(&same), &same).unwrap_err();
+        let err = discover(std::slice::from_ref(&same), &same, None).unwrap_err();
         assert!(matches!(err, DiscoveryError::InputIsOutput(_)), "{err}");
         let fifo = d.path().join("fifo.txt");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        let err = discover(&[fifo], &d.path().join("o")).unwrap_err();
+        let err = discover(&[fifo], &d.path().join("o"), None).unwrap_err();
         assert!(
             err.to_string().ends_with(
                 "is not a regular file or a folder; give aloud article files or folders of them"
@@ -963,7 +1016,8 @@ mod tests {
             "{err}"
         );
         touch(&d.path().join("outfile"));
-        let err = discover(std::slice::from_ref(&same), &d.path().join("outfile")).unwrap_err();
+        let err =
+            discover(std::slice::from_ref(&same), &d.path().join("outfile"), None).unwrap_err();
         assert!(matches!(err, DiscoveryError::OutputNotAFolder(_)), "{err}");
     }
 
@@ -973,7 +1027,7 @@ mod tests {
         touch(&d.path().join("a.txt"));
         touch(&d.path().join("output/old.txt"));
         let out = d.path().join("output");
-        let found = discover(&[d.path().to_path_buf()], &out).unwrap();
+        let found = discover(&[d.path().to_path_buf()], &out, None).unwrap();
         assert_eq!(found.jobs.len(), 1);
     }
 
@@ -982,16 +1036,16 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         touch(&d.path().join("in/a.txt"));
         std::os::unix::fs::symlink(d.path().join("in"), d.path().join("in/loop")).unwrap();
-        let found = discover(&[d.path().join("in")], &d.path().join("out")).unwrap();
+        let found = discover(&[d.path().join("in")], &d.path().join("out"), None).unwrap();
         assert_eq!(found.jobs.len(), 1);
     }
 
     #[test]
     fn missing_inputs_and_empty_folders_are_errors() {
         let d = tempfile::tempdir().unwrap();
-        let err = discover(&[d.path().join("nope.txt")], d.path()).unwrap_err();
+        let err = discover(&[d.path().join("nope.txt")], d.path(), None).unwrap_err();
         assert!(err.to_string().contains("nope.txt"), "{err}");
-        let err = discover(&[d.path().to_path_buf()], &d.path().join("o")).unwrap_err();
+        let err = discover(&[d.path().to_path_buf()], &d.path().join("o"), None).unwrap_err();
         assert!(err.to_string().starts_with("no articles found in"), "{err}");
     }
 

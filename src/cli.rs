@@ -157,7 +157,8 @@ enum CacheCommand {
 
 #[derive(Debug, Args)]
 struct ConvertArgs {
-    /// Article files (.txt, .md, .html) or folders to convert.
+    /// Article files (.txt, .md, .html) or folders to convert; `-` reads one article from
+    /// standard input (written as `stdin.*`; HTML is recognised, use --format for Markdown).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 
@@ -401,7 +402,7 @@ struct BatchArgs {
 
 #[derive(Debug, Args)]
 struct SegmentsArgs {
-    /// Article files or folders.
+    /// Article files or folders; `-` reads one article from standard input.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 

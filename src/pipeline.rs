@@ -60,9 +60,12 @@ const GENERATOR: &str = concat!("aloud ", env!("CARGO_PKG_VERSION"));
 pub struct ArticleJob {
     /// Where to read it.
     pub source: PathBuf,
-    /// How to name it in messages and the manifest: its path relative to the input it was
-    /// found under (never absolute).
+    /// How to name it in the manifest and outputs: its path relative to the input it was found
+    /// under (never absolute), `stdin` for standard input. Its extension chooses the format.
     pub name: String,
+    /// How messages name it: the source as given or found (`a/x.md`: two inputs may share a
+    /// name), or `standard input`.
+    pub label: String,
     /// Output path without extension; `.wav`, `.chapters.vtt`, `.html` and `.json` are
     /// appended.
     pub out_base: PathBuf,
@@ -446,7 +449,7 @@ fn prepare(job: &ArticleJob, settings: &PipelineSettings) -> Result<Begun, Artic
     {
         return Ok(Begun::Unchanged(done));
     }
-    let (article, units) = settings.text.read(&bytes, &job.source)?;
+    let (article, units) = settings.text.read(&bytes, Path::new(&job.name))?;
     Ok(Begun::Work(Arc::new(Prepared {
         chapter_starts: article.chapter_starts(),
         article,
@@ -497,7 +500,7 @@ fn up_to_date(job: &ArticleJob, input_sha256: &str, fingerprint: &str) -> Option
 /// What the run reports for an article whose manifest is `m`.
 fn converted(job: &ArticleJob, m: &Manifest) -> Converted {
     Converted {
-        name: job.source.display().to_string(),
+        name: job.label.clone(),
         audio: m
             .files
             .audio()
@@ -852,7 +855,7 @@ impl Writer<'_> {
     }
 
     fn fail(&mut self, article: usize, error: ArticleError, on_event: &mut dyn FnMut(Event<'_>)) {
-        let name = self.jobs[article].source.display().to_string();
+        let name = self.jobs[article].label.clone();
         self.finish(article, Outcome::Failed { name, error }, on_event);
     }
 }

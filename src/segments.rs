@@ -4,13 +4,14 @@
 //! splitting) and prints the title, the chapters and every unit an engine call would get, as
 //! text for people or `--json` for programs.
 
-use crate::batch::discover;
+use crate::batch::{StdinSpool, discover};
 use crate::config::{self, ConvertRequest};
 use crate::exit_codes::ExitCode;
 use crate::report;
 use crate::text::{Article, Unit};
 use serde::Serialize;
 use std::io::Write;
+use std::path::Path;
 
 #[derive(Serialize)]
 struct Doc<'a> {
@@ -71,7 +72,12 @@ pub fn run(request: ConvertRequest, json: bool) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::Usage);
         }
     };
-    let found = discover(&config.inputs, &cwd.join(".aloud-segments-no-output"))?;
+    let stdin = StdinSpool::read_if_named(&config.inputs)?;
+    let found = discover(
+        &config.inputs,
+        &cwd.join(".aloud-segments-no-output"),
+        stdin.as_ref(),
+    )?;
     for w in &found.warnings {
         report::warning(w);
     }
@@ -83,15 +89,15 @@ pub fn run(request: ConvertRequest, json: bool) -> anyhow::Result<ExitCode> {
             .and_then(|bytes| {
                 config
                     .text
-                    .read(&bytes, &job.source)
+                    .read(&bytes, Path::new(&job.name))
                     .map_err(|e| e.to_string())
             });
         match result {
-            Ok((article, units)) => read.push((job.source.display().to_string(), article, units)),
+            Ok((article, units)) => read.push((job.label.clone(), article, units)),
             Err(error) => {
-                report::error(format_args!("{}: {error}", job.name));
+                report::error(format_args!("{}: {error}", job.label));
                 errors.push(ErrorDoc {
-                    source: job.source.display().to_string(),
+                    source: job.label.clone(),
                     error,
                 });
             }

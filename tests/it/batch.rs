@@ -432,7 +432,7 @@ fn the_engine_is_released_once_after_the_last_unit() {
     let synth = Recording(Mock::new(MockSettings::default()), Mutex::new(Vec::new()));
     let engine = synth.check().unwrap();
     let out = env.path().join("out");
-    let jobs = aloud::batch::discover(&[env.path().join("in")], &out)
+    let jobs = aloud::batch::discover(&[env.path().join("in")], &out, None)
         .unwrap()
         .jobs;
     std::fs::create_dir_all(&out).unwrap();

@@ -249,6 +249,54 @@ fn a_failing_file_is_named_by_its_path_when_two_inputs_share_a_name() {
 }
 
 #[test]
+fn an_article_on_standard_input_is_converted_as_stdin() {
+    let env = TestEnv::new();
+    let page = "<!doctype html><html><head><title>Piped</title></head><body><h1>Piped</h1>\
+                <p>Hello from a pipe, with a second clause.</p></body></html>";
+    let summary = stdout_json(
+        env.mock_convert(&["-", "-o", "out", "--json"])
+            .write_stdin(page)
+            .assert()
+            .success()
+            .get_output(),
+    );
+    assert_eq!(summary["articles"]["converted"], 1);
+    let manifest = env.manifest("out/stdin.json");
+    assert_eq!(manifest["source"], "stdin");
+    assert_eq!(manifest["title"], "Piped");
+    assert_eq!(
+        manifest["paragraphs"][0]["text"],
+        "Hello from a pipe, with a second clause."
+    );
+    // The same text again is up to date; other text is converted.
+    let again = stdout_json(
+        env.mock_convert(&["-", "-o", "out", "--json"])
+            .write_stdin(page)
+            .assert()
+            .success()
+            .get_output(),
+    );
+    assert_eq!(again["articles"]["unchanged"], 1);
+    // Markdown needs --format; an empty input is named as standard input.
+    env.aloud()
+        .args(["segments", "--format", "markdown", "-"])
+        .write_stdin("# Notes\n\n* first item\n")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("title: Notes")
+                .and(predicate::str::contains("[list-item] first item")),
+        );
+    env.mock_convert(&["-", "-o", "empty"])
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "aloud: error: standard input: there is nothing to speak in it",
+        ));
+}
+
+#[test]
 fn empty_and_whitespace_only_files_fail_with_nothing_written() {
     let env = TestEnv::new();
     env.write("in/empty.txt", "");
