@@ -6,8 +6,7 @@
 //!    and short elements whose class or id names them share bars, cookie notices, newsletter
 //!    boxes, related stories or ads.
 //! 2. The main article is found with `dom_smoothie` (a port of Mozilla's Readability), which
-//!    also gives the title (`h1`, `og:title`, `<title>`), byline and date. Sections of the
-//!    kept part's shape that Readability dropped are read back in (`with_dropped_sections`).
+//!    also gives the title (`h1`, `og:title`, `<title>`), byline and date.
 //! 3. Its blocks are read in document order: headings, paragraphs, list items, block quotes
 //!    and table rows; `pre` is recorded as skipped code. Entities are decoded by the parser;
 //!    `<br>` and block boundaries become spaces, inline elements join their text as written.
@@ -17,16 +16,13 @@
 
 use super::outline::Parsed;
 use super::{BlockKind, Paragraph, Skipped};
-use dom_query::{Document, NodeId, NodeRef};
-use std::collections::{HashMap, HashSet};
+use dom_query::{Document, NodeRef};
 
 /// Elements whose content is never spoken.
 const NEVER_SPOKEN: &str = "script, style, noscript, template, svg, math, canvas, iframe, object, embed, \
      audio, video, picture, map, form, button, input, select, textarea, nav, aside, dialog, \
      figcaption, [hidden], [aria-hidden=true], [role=navigation], [role=banner], \
-     [role=contentinfo], [role=complementary], [role=search], [role=dialog], [role=alert], \
-     [style*='display:none'], [style*='display: none'], [style*='visibility:hidden'], \
-     [style*='visibility: hidden']";
+     [role=contentinfo], [role=complementary], [role=search], [role=dialog], [role=alert]";
 
 /// Class or id words of page chrome; an element matching one and holding little text goes.
 const CHROME_WORDS: &[&str] = &[
@@ -102,12 +98,11 @@ pub fn parse(html: &str) -> Parsed {
 
     remove_page_chrome(&doc);
     let depth = max_depth(&doc.root());
-    let article = if depth <= MAX_READABILITY_DEPTH {
+    let content = if depth <= MAX_READABILITY_DEPTH {
         let cfg = dom_smoothie::Config {
             char_threshold: 200,
             ..Default::default()
         };
-        // Readability works on a copy: the cleaned page itself is read below too.
         match dom_smoothie::Readability::with_document(doc.clone(), None, Some(cfg))
             .and_then(|mut r| r.parse())
         {
@@ -124,9 +119,10 @@ pub fn parse(html: &str) -> Parsed {
     } else {
         None
     };
+    let content = content.unwrap_or(doc);
     if parsed.title.is_none() {
         parsed.title = og_title.or_else(|| {
-            let t = doc.select("title").text().to_string();
+            let t = content.select("title").text().to_string();
             Some(t).filter(|t| !t.trim().is_empty())
         });
     }
@@ -134,254 +130,9 @@ pub fn parse(html: &str) -> Parsed {
     parsed.date = parsed.date.or(fallback_date);
     parsed.language = language;
     // The document's <title> is metadata, not text.
-    doc.select("head, title").remove();
-    let mut page = Blocks::default();
-    read_blocks(&doc.root(), &mut page);
-    let blocks = match article {
-        Some(article) => {
-            article.select("head, title").remove();
-            let mut kept = Blocks::default();
-            read_blocks(&article.root(), &mut kept);
-            with_dropped_sections(kept, page)
-        }
-        None => page,
-    };
-    parsed.blocks = blocks.blocks;
-    parsed.skipped = blocks.skipped;
+    content.select("head, title").remove();
+    read_blocks(&content.root(), &mut parsed);
     parsed
-}
-
-/// Blocks read from a page, each with the element it came from (in the page it was read from).
-#[derive(Default)]
-struct Blocks<'a> {
-    blocks: Vec<Paragraph>,
-    skipped: Vec<Skipped>,
-    origins: Vec<NodeRef<'a>>,
-}
-
-/// Below this share of the page's words, Readability is taken to have kept one section of a
-/// page whose sections are alike, rather than an article out of its surroundings.
-const KEPT_SHARE_OF_SIMPLE_PAGE: f64 = 2.0 / 3.0;
-
-/// Readability keeps the best-scoring part of a page, and those of its siblings that score
-/// well enough. On a simple page whose sections are sibling elements of one shape, each with
-/// little text (`<div><h2/><p/></div>` twice, a row of `<section>`s), it keeps one section and
-/// drops the others, silently. This puts them back, read from the cleaned `page`, in document
-/// order:
-/// - a section between two that Readability kept, when it has the same element and class as
-///   one of them and is prose (few links);
-/// - when what Readability kept is less than two thirds of the page's words: the siblings of
-///   the element holding what it kept (or of the nearest ancestor that has such siblings)
-///   that have its element and class and are prose, with that element's own dropped blocks
-///   (its heading, say).
-///
-/// Sections of another shape (a comment thread, a list of related stories) stay dropped.
-fn with_dropped_sections<'a>(kept: Blocks<'_>, page: Blocks<'a>) -> Blocks<'a> {
-    // Where each kept block is in the page: the next page block with the same text.
-    let norm = |p: &Paragraph| super::normalize_whitespace(&p.text);
-    let mut at: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, b) in page.blocks.iter().enumerate().rev() {
-        at.entry(norm(b)).or_default().push(i);
-    }
-    let mut found: Vec<Option<usize>> = Vec::with_capacity(kept.blocks.len());
-    let mut next = 0;
-    for b in &kept.blocks {
-        let hit = at.get_mut(&norm(b)).and_then(|list| {
-            while list.last().is_some_and(|&i| i < next) {
-                list.pop();
-            }
-            list.pop()
-        });
-        if let Some(i) = hit {
-            next = i + 1;
-        }
-        found.push(hit);
-    }
-    // How many kept blocks each element of the page holds; the holder holds them all.
-    let mut holds: HashMap<NodeId, usize> = HashMap::new();
-    let kept_origins = found.iter().flatten().map(|&i| page.origins[i]);
-    for origin in kept_origins.clone() {
-        for a in self_and_ancestors(origin) {
-            *holds.entry(a.id).or_default() += 1;
-        }
-    }
-    let all = kept_origins.clone().count();
-    let holds_kept = |n: &NodeRef| holds.contains_key(&n.id);
-    let Some(holder) = kept_origins
-        .clone()
-        .next()
-        .and_then(|o| self_and_ancestors(o).find(|a| a.is_element() && holds[&a.id] == all))
-    else {
-        return adopt(kept);
-    };
-    let words = |blocks: &[Paragraph]| -> usize {
-        blocks
-            .iter()
-            .map(|b| b.text.split_whitespace().count())
-            .sum()
-    };
-    let small =
-        (words(&kept.blocks) as f64) < KEPT_SHARE_OF_SIMPLE_PAGE * words(&page.blocks) as f64;
-
-    // The sections to read back in (their blocks are the page's blocks inside them).
-    let mut sections: Vec<NodeRef> = Vec::new();
-    let children = holder.element_children();
-    let with_kept: Vec<&NodeRef> = children.iter().filter(|c| holds_kept(c)).collect();
-    if with_kept.len() >= 2 {
-        let (first, last) = (with_kept[0].id, with_kept[with_kept.len() - 1].id);
-        let span = children
-            .iter()
-            .skip_while(|c| c.id != first)
-            .take_while(|c| c.id != last);
-        sections.extend(span.filter(|c| {
-            !holds_kept(c)
-                && is_section(c)
-                && with_kept.iter().any(|k| same_shape(c, k))
-                && is_prose(c)
-        }));
-    }
-    if small {
-        let mut level = holder;
-        while let Some(parent) = level.parent().filter(|p| p.is_element()) {
-            let alike: Vec<NodeRef> = if is_section(&level) {
-                let siblings = parent.element_children().into_iter();
-                siblings
-                    .filter(|s| s.id != level.id && same_shape(s, &level) && is_prose(s))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            if !alike.is_empty() {
-                sections.push(level);
-                sections.extend(alike);
-                break;
-            }
-            if matches!(name(&parent).as_str(), "body" | "html") {
-                break;
-            }
-            level = parent;
-        }
-    }
-    if sections.is_empty() {
-        return adopt(kept);
-    }
-
-    // Merge: kept blocks where Readability had them, the sections' other blocks where the
-    // page has them. A kept block not found in the page stays after the one before it.
-    let matched: HashSet<usize> = found.iter().flatten().copied().collect();
-    let sections: HashSet<NodeId> = sections.iter().map(|s| s.id).collect();
-    let mut order: Vec<((usize, usize), Paragraph, bool)> = Vec::new();
-    let (mut last, mut behind) = (0, 0);
-    for (b, hit) in kept.blocks.into_iter().zip(&found) {
-        match hit {
-            Some(i) => (last, behind) = (i + 1, 0),
-            None => behind += 1,
-        }
-        order.push(((last, behind), b, true));
-    }
-    for (i, (b, origin)) in page.blocks.into_iter().zip(&page.origins).enumerate() {
-        let inside = self_and_ancestors(*origin).any(|a| sections.contains(&a.id));
-        if inside && !matched.contains(&i) {
-            order.push(((i + 1, 0), b, false));
-        }
-    }
-    order.sort_by_key(|(key, _, _)| *key);
-    // Skipped content (code) keeps its place before the kept block it came before.
-    let mut new_index = Vec::with_capacity(order.len() + 1);
-    for (n, (_, _, from_kept)) in order.iter().enumerate() {
-        if *from_kept {
-            new_index.push(n);
-        }
-    }
-    new_index.push(order.len());
-    let skipped = kept
-        .skipped
-        .into_iter()
-        .map(|s| Skipped {
-            before_paragraph: new_index[s.before_paragraph],
-            ..s
-        })
-        .collect();
-    Blocks {
-        blocks: order.into_iter().map(|(_, b, _)| b).collect(),
-        skipped,
-        origins: Vec::new(),
-    }
-}
-
-/// Kept blocks as they are (their origins are in another document).
-fn adopt<'a>(kept: Blocks<'_>) -> Blocks<'a> {
-    Blocks {
-        blocks: kept.blocks,
-        skipped: kept.skipped,
-        origins: Vec::new(),
-    }
-}
-
-/// `node`, its parent, and so on up to the document.
-fn self_and_ancestors<'a>(node: NodeRef<'a>) -> impl Iterator<Item = NodeRef<'a>> {
-    std::iter::successors(Some(node), |n| n.parent())
-}
-
-/// An element made of blocks (a `div` of a heading and paragraphs), not a paragraph: what
-/// Readability drops from inside the part it keeps (an empty or hidden paragraph) stays dropped.
-fn is_section(node: &NodeRef<'_>) -> bool {
-    node.element_children()
-        .iter()
-        .any(|c| is_block(&name(c)) && name(c) != "hr")
-}
-
-/// Class or id parts of what sits beside an article without being part of it: a section
-/// named so is never read back in, however long (short ones are already gone as chrome).
-const BESIDE_ARTICLE: &[&str] = &[
-    "comment",
-    "communit",
-    "disqus",
-    "repl",
-    "remark",
-    "discuss",
-    "sidebar",
-    "footer",
-    "header",
-    "menu",
-    "related",
-    "recommend",
-    "sponsor",
-    "social",
-    "share",
-    "pagination",
-    "pager",
-    "popup",
-    "banner",
-    "promo",
-    "advert",
-    "newsletter",
-    "subscribe",
-    "cookie",
-    "more-",
-];
-
-/// Same element, same classes: sections of one template (and not a comment thread or the
-/// like that happens to share the article's bare `<div>`).
-fn same_shape(a: &NodeRef<'_>, b: &NodeRef<'_>) -> bool {
-    let class = |n: &NodeRef| n.attr("class").unwrap_or_default().trim().to_string();
-    let names = format!("{} {}", class(a), a.attr("id").unwrap_or_default()).to_lowercase();
-    name(a) == name(b)
-        && class(a) == class(b)
-        && !is_chrome(a)
-        && !BESIDE_ARTICLE.iter().any(|w| names.contains(w))
-}
-
-/// Text that is not mostly links: under a quarter of its characters inside `<a>`.
-fn is_prose(node: &NodeRef<'_>) -> bool {
-    let chars = |n: &NodeRef| super::normalize_whitespace(&n.text()).chars().count();
-    let total = chars(node);
-    let linked: usize = node
-        .descendants_it()
-        .filter(|d| name(d) == "a")
-        .map(|a| chars(&a))
-        .sum();
-    total > 0 && linked * 4 < total
 }
 
 /// Readability cuts a title at what looks like a site-name separator (`|`, `-`, `»`, `/`), and
@@ -563,17 +314,17 @@ impl Ctx {
 enum Step<'a> {
     Visit(NodeRef<'a>, Ctx),
     /// Flush the inline text collected for this container.
-    Flush(NodeRef<'a>, Ctx),
+    Flush(Ctx),
 }
 
 /// Walks the content in document order, emitting a block for every run of inline content.
-fn read_blocks<'a>(root: &NodeRef<'a>, out: &mut Blocks<'a>) {
+fn read_blocks(root: &NodeRef<'_>, out: &mut Parsed) {
     let mut pending = String::new();
     let mut stack = vec![Step::Visit(*root, Ctx::Text)];
     while let Some(step) = stack.pop() {
         let (node, ctx) = match step {
-            Step::Flush(container, ctx) => {
-                push(out, &mut pending, ctx.kind(), container);
+            Step::Flush(ctx) => {
+                push(out, &mut pending, ctx.kind());
                 continue;
             }
             Step::Visit(node, ctx) => (node, ctx),
@@ -596,10 +347,10 @@ fn read_blocks<'a>(root: &NodeRef<'a>, out: &mut Blocks<'a>) {
             continue;
         }
         // A block: what came before it is a block of its own.
-        push(out, &mut pending, ctx.kind(), node.parent().unwrap_or(node));
+        push(out, &mut pending, ctx.kind());
         if let Some(level) = heading(&tag) {
             let text = inline_text(&node);
-            push(out, &mut text.clone(), BlockKind::Heading(level), node);
+            push(out, &mut text.clone(), BlockKind::Heading(level));
             continue;
         }
         if tag == "pre" {
@@ -623,7 +374,7 @@ fn read_blocks<'a>(root: &NodeRef<'a>, out: &mut Blocks<'a>) {
                 .map(|c| super::normalize_whitespace(&inline_text(c)))
                 .filter(|c| !c.is_empty())
                 .collect();
-            push(out, &mut cells.join(", "), ctx.kind(), node);
+            push(out, &mut cells.join(", "), ctx.kind());
             continue;
         }
         let inner = match tag.as_str() {
@@ -631,21 +382,19 @@ fn read_blocks<'a>(root: &NodeRef<'a>, out: &mut Blocks<'a>) {
             "li" | "dd" | "dt" => Ctx::List,
             _ => ctx,
         };
-        stack.push(Step::Flush(node, inner));
+        stack.push(Step::Flush(inner));
         let children: Vec<NodeRef> = node.children_it(true).collect();
         stack.extend(children.into_iter().map(|c| Step::Visit(c, inner)));
     }
-    push(out, &mut pending, BlockKind::Text, *root);
+    push(out, &mut pending, BlockKind::Text);
 }
 
-/// Ends the block collected in `text`, which came from the element `origin`.
-fn push<'a>(out: &mut Blocks<'a>, text: &mut String, kind: BlockKind, origin: NodeRef<'a>) {
+fn push(out: &mut Parsed, text: &mut String, kind: BlockKind) {
     if !text.trim().is_empty() {
         out.blocks.push(Paragraph {
             text: std::mem::take(text),
             kind,
         });
-        out.origins.push(origin);
     }
     text.clear();
 }
@@ -746,114 +495,6 @@ mod tests {
                 ("loose text".into(), BlockKind::Text),
             ]
         );
-    }
-
-    /// Words of prose: `n` of them, starting with `tag`, ending a sentence.
-    fn prose(tag: &str, n: usize) -> String {
-        let words = [
-            "quiet", "river", "morning", "lantern", "harbour", "letters", "garden",
-        ];
-        let body: Vec<&str> = (0..n).map(|i| words[i % words.len()]).collect();
-        format!("{tag} {}.", body.join(" "))
-    }
-
-    fn texts(html: &str) -> Vec<String> {
-        blocks(html).into_iter().map(|(t, _)| t).collect()
-    }
-
-    #[test]
-    fn short_sibling_sections_of_one_shape_are_all_read() {
-        // Readability keeps one of these sections (each scores below its sibling threshold).
-        for class in ["", " class=\"part\""] {
-            let sections: String = (1..=3)
-                .map(|i| {
-                    format!(
-                        "<div{class}><h2>Part {i}</h2><p>{}</p></div>",
-                        prose("Alpha", 18)
-                    )
-                })
-                .collect();
-            let page = format!("<html><head><title>T</title></head><body>{sections}</body></html>");
-            let b = blocks(&page);
-            let headings: Vec<&str> = b
-                .iter()
-                .filter(|(_, k)| matches!(k, BlockKind::Heading(2)))
-                .map(|(t, _)| t.as_str())
-                .collect();
-            assert_eq!(headings, ["Part 1", "Part 2", "Part 3"], "{class}: {b:?}");
-            assert_eq!(b.len(), 6, "{class}: {b:?}");
-        }
-    }
-
-    #[test]
-    fn a_short_section_between_kept_ones_is_read_in_its_place() {
-        let long = |h: &str| {
-            format!(
-                "<div><h2>{h}</h2><p>{}</p><p>{}</p></div>",
-                prose("One, two, three,", 70),
-                prose("Four, five,", 70)
-            )
-        };
-        let short = format!("<div><h2>Middle</h2><p>{}</p></div>", prose("Brief", 8));
-        let page = format!(
-            "<html><head><title>T</title></head><body><main>{}{short}{}</main></body></html>",
-            long("First"),
-            long("Last")
-        );
-        let t = texts(&page);
-        let at = |needle: &str| t.iter().position(|x| x.starts_with(needle));
-        assert!(at("Middle").is_some(), "{t:?}");
-        assert!(
-            at("First") < at("Middle") && at("Brief") < at("Last"),
-            "{t:?}"
-        );
-    }
-
-    #[test]
-    fn a_comment_thread_and_link_lists_beside_the_article_stay_dropped() {
-        let paragraphs: String = (0..3)
-            .map(|i| format!("<p>{}</p>", prose(&format!("Story{i}, and,"), 30)))
-            .collect();
-        let comments: String = (0..5)
-            .map(|i| {
-                format!(
-                    "<div class=\"note\"><p>{}</p></div>",
-                    prose(&format!("Reader{i}"), 30)
-                )
-            })
-            .collect();
-        let teasers: String = (0..4)
-            .map(|i| {
-                format!(
-                    "<div class=\"card\"><h3><a href=\"/s{i}\">{}</a></h3></div>",
-                    prose("Teaser", 6)
-                )
-            })
-            .collect();
-        // Readability keeps the story alone (it strips the replies by their id). The thread is a
-        // bare `<div>` like the story's, with more words than the story, and stays dropped.
-        let page = format!(
-            "<body><div><h1>Headline</h1>{paragraphs}</div>\
-             <div id=\"replies\">{comments}</div><div class=\"more\">{teasers}</div></body>"
-        );
-        let t = texts(&page);
-        assert!(t.iter().any(|x| x.starts_with("Story2")), "{t:?}");
-        assert!(
-            !t.iter()
-                .any(|x| x.starts_with("Reader") || x.starts_with("Teaser")),
-            "{t:?}"
-        );
-    }
-
-    #[test]
-    fn hidden_paragraphs_are_never_spoken() {
-        let t = texts(&format!(
-            "<body><article><p>{}</p><p style=\"display: none\">Hidden one.</p>\
-             <p style=\"visibility:hidden\">Hidden two.</p><p>{}</p></article></body>",
-            prose("Seen,", 40),
-            prose("Also seen,", 40)
-        ));
-        assert_eq!(t.len(), 2, "{t:?}");
     }
 
     #[test]
