@@ -7,7 +7,7 @@ use crate::config::{
     AudioFormat, BackendKind, CacheAction, ChapterFormat, Command, ConvertRequest, IndexRequest,
     Shard,
 };
-use crate::text::Format;
+use crate::text::{Format, HtmlReader};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -441,6 +441,10 @@ struct TextArgs {
     #[arg(long)]
     image_alt: bool,
 
+    /// How HTML pages are read. [default: article]
+    #[arg(long, value_enum, value_name = "HOW")]
+    html_reader: Option<HtmlReaderArg>,
+
     /// Add a pronunciation lexicon (TOML, like voices/en.lexicon.toml); repeatable.
     #[arg(long, value_name = "FILE")]
     lexicon: Vec<PathBuf>,
@@ -469,6 +473,15 @@ enum BackendArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum HtmlReaderArg {
+    /// The main article, found the way browsers' reader modes find it (Readability).
+    Article,
+    /// Every block of the page once navigation, site headers and footers, asides, forms,
+    /// share bars and the like are removed: for simple pages whose sections `article` drops.
+    Page,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum FormatArg {
     /// Plain text.
     Text,
@@ -487,6 +500,10 @@ impl TextArgs {
         });
         r.max_chars = self.max_chars;
         r.image_alt = self.image_alt;
+        r.html_reader = self.html_reader.map(|h| match h {
+            HtmlReaderArg::Article => HtmlReader::Article,
+            HtmlReaderArg::Page => HtmlReader::Page,
+        });
         r.lexicon_files = self.lexicon;
         r.furniture_files = self.furniture;
     }

@@ -9,7 +9,7 @@
 //! (`lexicon`, `furniture`) add up; a flag cannot switch off a boolean a file switched on.
 
 use super::{AudioFormat, BackendKind, ChapterFormat, ConfigError, ConvertRequest};
-use crate::text::Format;
+use crate::text::{Format, HtmlReader};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -50,6 +50,8 @@ pub struct ConfigFile {
     pub max_chars: Option<usize>,
     /// `--image-alt`.
     pub image_alt: Option<bool>,
+    /// `--html-reader`.
+    pub html_reader: Option<HtmlReader>,
     /// `--lexicon`, any number.
     #[serde(default)]
     pub lexicon: Vec<PathBuf>,
@@ -185,6 +187,7 @@ pub fn apply(req: &mut ConvertRequest, files: &[(PathBuf, ConfigFile)]) {
         req.format = req.format.or(f.format);
         req.max_chars = req.max_chars.or(f.max_chars);
         req.image_alt |= f.image_alt.unwrap_or(false);
+        req.html_reader = req.html_reader.or(f.html_reader);
         req.retries = req.retries.or(f.retries);
         req.cache_dir = req.cache_dir.take().or(f.cache_dir);
         req.no_cache |= f.no_cache.unwrap_or(false);

@@ -21,7 +21,7 @@ use crate::backend::mock::MockSettings;
 use crate::cache::UnitCache;
 use crate::text::furniture::FurnitureFilter;
 use crate::text::speech::{Lexicon, LexiconFile, parse_lexicon};
-use crate::text::{DEFAULT_MAX_CHARS, Format, TextOptions};
+use crate::text::{DEFAULT_MAX_CHARS, Format, HtmlReader, TextOptions};
 pub use profile::{DEFAULT_VOICE, VoiceProfile, load_profile, parse_profile};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -385,6 +385,8 @@ pub struct ConvertRequest {
     pub max_chars: Option<usize>,
     /// Speak images' alt text.
     pub image_alt: bool,
+    /// `--html-reader`.
+    pub html_reader: Option<HtmlReader>,
     /// Extra lexicon files.
     pub lexicon_files: Vec<PathBuf>,
     /// Extra page-furniture pattern files.
@@ -704,6 +706,7 @@ pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, Con
         format: req.format,
         max_chars,
         image_alt: req.image_alt,
+        html_reader: req.html_reader.unwrap_or_default(),
         lexicon: Lexicon::from_files(&lexicons),
         furniture,
     };

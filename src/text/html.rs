@@ -15,7 +15,7 @@
 //! nested deeper than Readability can safely handle skip step 2 and are read whole.
 
 use super::outline::Parsed;
-use super::{BlockKind, Paragraph, Skipped};
+use super::{BlockKind, HtmlReader, Paragraph, Skipped};
 use dom_query::{Document, NodeRef};
 
 /// Elements whose content is never spoken.
@@ -71,8 +71,9 @@ const CHROME_WORDS: &[&str] = &[
 /// Pages nested deeper than this skip Readability (whose walks recurse) and are read whole.
 const MAX_READABILITY_DEPTH: usize = 256;
 
-/// Parses a saved HTML page.
-pub fn parse(html: &str) -> Parsed {
+/// Parses a saved HTML page; `reader` says whether to look for the main article or read the
+/// whole page.
+pub fn parse(html: &str, reader: HtmlReader) -> Parsed {
     let doc = Document::from(html);
     let mut parsed = Parsed::default();
 
@@ -98,7 +99,7 @@ pub fn parse(html: &str) -> Parsed {
 
     remove_page_chrome(&doc);
     let depth = max_depth(&doc.root());
-    let content = if depth <= MAX_READABILITY_DEPTH {
+    let content = if reader == HtmlReader::Article && depth <= MAX_READABILITY_DEPTH {
         let cfg = dom_smoothie::Config {
             char_threshold: 200,
             ..Default::default()
@@ -433,7 +434,7 @@ mod tests {
     use super::*;
 
     fn blocks(html: &str) -> Vec<(String, BlockKind)> {
-        parse(html)
+        parse(html, HtmlReader::Article)
             .blocks
             .into_iter()
             .map(|b| (super::super::normalize_whitespace(&b.text), b.kind))
@@ -498,6 +499,39 @@ mod tests {
     }
 
     #[test]
+    fn the_page_reader_keeps_every_section_that_the_article_reader_drops() {
+        // Short sibling sections: Readability keeps the best one and drops the others.
+        let sections: String = (1..=3)
+            .map(|i| format!("<div><h2>Part {i}</h2><p>Part {i} has one short paragraph of about twenty words, which is all it says here.</p></div>"))
+            .collect();
+        let page = format!(
+            "<html><head><title>Handout</title></head><body><nav><a href=/>Home</a></nav>\
+             {sections}<footer>School address</footer></body></html>"
+        );
+        let headings = |reader| -> Vec<String> {
+            parse(&page, reader)
+                .blocks
+                .into_iter()
+                .filter(|b| matches!(b.kind, BlockKind::Heading(_)))
+                .map(|b| b.text)
+                .collect()
+        };
+        assert!(headings(HtmlReader::Article).len() < 3);
+        assert_eq!(headings(HtmlReader::Page), ["Part 1", "Part 2", "Part 3"]);
+        let texts: Vec<String> = parse(&page, HtmlReader::Page)
+            .blocks
+            .into_iter()
+            .map(|b| b.text)
+            .collect();
+        assert_eq!(texts.len(), 6, "{texts:?}");
+        assert!(
+            !texts
+                .iter()
+                .any(|t| t.contains("Home") || t.contains("School"))
+        );
+    }
+
+    #[test]
     fn deeply_nested_markup_does_not_overflow() {
         let html = format!(
             "{}<p>deep</p>{}",
@@ -516,6 +550,7 @@ mod tests {
             <meta name="author" content="Jane Roe">
             <meta property="article:published_time" content="2024-05-01T10:00:00Z"></head>
             <body><article><h1>Story</h1><p>Body text of the story, long enough to count as an article for the reader.</p></article></body></html>"#,
+            HtmlReader::Article,
         );
         assert!(
             p.title.as_deref().is_some_and(|t| t.starts_with("Story")),
@@ -533,10 +568,14 @@ mod tests {
                 "<html><head><title>{title}</title></head><body><article><h1>{h1}</h1>\
                  <p>Premier paragraphe assez long pour être un article, avec une deuxième phrase ici.</p>\
                  <p>Another paragraph with enough words to be kept by the reader mode.</p></article></body></html>"
-            ))
+            ), HtmlReader::Article)
             .title
         };
-        let lang = parse("<html lang=\"fr-CA\"><body><p>Bonjour.</p></body></html>").language;
+        let lang = parse(
+            "<html lang=\"fr-CA\"><body><p>Bonjour.</p></body></html>",
+            HtmlReader::Article,
+        )
+        .language;
         assert_eq!(lang.as_deref(), Some("fr-CA"));
         let t = "L'été &amp; «la mer» &lt;3";
         assert_eq!(page(t, t).as_deref(), Some("L'été & «la mer» <3"));

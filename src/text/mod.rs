@@ -59,6 +59,18 @@ impl Format {
     }
 }
 
+/// How an HTML page is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HtmlReader {
+    /// The main article, found the way reader modes find it (Readability).
+    #[default]
+    Article,
+    /// Every block of the page, once navigation, headers, footers, asides, forms and the
+    /// like are removed: for simple pages whose sections Readability drops.
+    Page,
+}
+
 /// How text is read and cut into units.
 #[derive(Debug, Clone)]
 pub struct TextOptions {
@@ -68,6 +80,8 @@ pub struct TextOptions {
     pub max_chars: usize,
     /// Speak images' alt text (Markdown).
     pub image_alt: bool,
+    /// How HTML pages are read.
+    pub html_reader: HtmlReader,
     /// Pronunciations, applied to spoken text only.
     pub lexicon: speech::Lexicon,
     /// Lines that are never article text.
@@ -80,6 +94,7 @@ impl Default for TextOptions {
             format: None,
             max_chars: DEFAULT_MAX_CHARS,
             image_alt: false,
+            html_reader: HtmlReader::Article,
             lexicon: speech::Lexicon::default(),
             furniture: furniture::FurnitureFilter::builtin().clone(),
         }
@@ -93,8 +108,8 @@ impl TextOptions {
     /// Every option as text, for the fingerprint that decides whether outputs are up to date.
     pub fn describe(&self) -> String {
         let mut out = format!(
-            "format={:?}\nmax_chars={}\nimage_alt={}\n",
-            self.format, self.max_chars, self.image_alt
+            "format={:?}\nmax_chars={}\nimage_alt={}\nhtml_reader={:?}\n",
+            self.format, self.max_chars, self.image_alt, self.html_reader
         );
         for (word, say, case_sensitive) in self.lexicon.entries() {
             out += &format!("lexicon={word:?}={say:?}/{case_sensitive}\n");
@@ -113,7 +128,7 @@ impl TextOptions {
         let parsed = match format {
             Format::Text => plain::parse(&text, &self.furniture),
             Format::Markdown => markdown::parse(&text, self.image_alt),
-            Format::Html => html::parse(&text),
+            Format::Html => html::parse(&text, self.html_reader),
         };
         let fallback = path
             .file_stem()

@@ -297,6 +297,44 @@ fn an_article_on_standard_input_is_converted_as_stdin() {
 }
 
 #[test]
+fn html_reader_page_reads_the_sections_that_the_article_reader_drops() {
+    let env = TestEnv::new();
+    let sections: String = (1..=3)
+        .map(|i| format!("<div><h2>Part {i}</h2><p>Part {i} has one short paragraph of about twenty words, which is all it says here.</p></div>"))
+        .collect();
+    env.write(
+        "handout.html",
+        format!(
+            "<html><head><title>Handout</title></head><body><nav>Home</nav>{sections}</body></html>"
+        ),
+    );
+    let chapters = |out: &str| {
+        env.manifest(&format!("{out}/handout.json"))["chapters"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    env.mock_convert(&["handout.html", "-o", "article"])
+        .assert()
+        .success();
+    assert!(chapters("article") < 3);
+    env.mock_convert(&["handout.html", "-o", "page", "--html-reader", "page"])
+        .assert()
+        .success();
+    assert_eq!(chapters("page"), 3);
+    // From aloud.toml too; a flag still wins.
+    env.write("aloud.toml", "html_reader = \"page\"\n");
+    env.mock_convert(&["handout.html", "-o", "toml"])
+        .assert()
+        .success();
+    assert_eq!(chapters("toml"), 3);
+    env.mock_convert(&["handout.html", "-o", "flag", "--html-reader", "article"])
+        .assert()
+        .success();
+    assert!(chapters("flag") < 3);
+}
+
+#[test]
 fn empty_and_whitespace_only_files_fail_with_nothing_written() {
     let env = TestEnv::new();
     env.write("in/empty.txt", "");
