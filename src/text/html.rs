@@ -3,6 +3,7 @@
 //! 1. What is never article text is removed from the page: scripts, styles, `noscript`,
 //!    forms and buttons, navigation, site headers and footers, asides, the fallback content
 //!    inside `<audio>`/`<video>`/`<object>` (where "Your browser doesn't support HTML5" lives),
+//!    headings' permalink anchors (`¶`), citation markers (`[1]`), wiki "edit" links,
 //!    and short elements whose class or id names them share bars, cookie notices, newsletter
 //!    boxes, related stories or ads.
 //! 2. The main article is found with `dom_smoothie` (a port of Mozilla's Readability), which
@@ -22,7 +23,8 @@ use dom_query::{Document, NodeRef};
 const NEVER_SPOKEN: &str = "script, style, noscript, template, svg, math, canvas, iframe, object, embed, \
      audio, video, picture, map, form, button, input, select, textarea, nav, aside, dialog, \
      figcaption, [hidden], [aria-hidden=true], [role=navigation], [role=banner], \
-     [role=contentinfo], [role=complementary], [role=search], [role=dialog], [role=alert]";
+     [role=contentinfo], [role=complementary], [role=search], [role=dialog], [role=alert], \
+     a.headerlink, a.header-anchor, a.anchor, a.anchorjs-link, sup.reference, .mw-editsection";
 
 /// Class or id words of page chrome; an element matching one and holding little text goes.
 const CHROME_WORDS: &[&str] = &[
@@ -470,6 +472,25 @@ mod tests {
         );
         let texts: Vec<&str> = b.iter().map(|(t, _)| t.as_str()).collect();
         assert_eq!(texts, ["First.", "Second."]);
+    }
+
+    #[test]
+    fn permalink_anchors_citation_marks_and_edit_links_are_not_spoken() {
+        let b = blocks(
+            r##"<body><article><h2 id="a">Setup<a class="headerlink" href="#a">¶</a></h2>
+            <p>First fact.<sup class="reference"><a href="#c1">[1]</a></sup> Second fact.</p>
+            <div class="mw-heading"><h2>History</h2><span class="mw-editsection">[<a href="#">edit</a>]</span></div>
+            <h3><a class="anchor" href="#x"></a>Usage<a class="header-anchor" href="#x">#</a></h3></article></body>"##,
+        );
+        assert_eq!(
+            b,
+            [
+                ("Setup".into(), BlockKind::Heading(2)),
+                ("First fact. Second fact.".into(), BlockKind::Text),
+                ("History".into(), BlockKind::Heading(2)),
+                ("Usage".into(), BlockKind::Heading(3)),
+            ]
+        );
     }
 
     #[test]
