@@ -14,6 +14,7 @@ mod engines;
 mod faults;
 mod formats;
 mod hardening;
+mod html_corpus;
 mod http_server;
 mod pages;
 mod publish;
