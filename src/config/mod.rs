@@ -891,7 +891,7 @@ fn loudness_problem(lufs: f64) -> Option<String> {
 type RealSetting<'a> = (&'a str, Option<f64>, fn(f64) -> Option<String>);
 
 /// The numeric settings a file or profile gives, by key, checked: the first problem as
-/// `key = value: what is wrong`, for a message that names the file.
+/// `key: what is wrong with the value`, for a message that names the file.
 fn check_settings(counts: &[(&str, Option<u64>)], reals: &[RealSetting]) -> Result<(), String> {
     let counts = counts
         .iter()
