@@ -79,6 +79,13 @@ pub fn parse(src: &str, image_alt: bool) -> Parsed {
             }
             continue;
         }
+        // Inline HTML lives inside a block: an unclosed `<script>` hides no more than its own.
+        if matches!(
+            event,
+            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::TableCell | TagEnd::Item)
+        ) {
+            hidden_until = None;
+        }
         match event {
             Event::Start(Tag::Heading { level, .. }) => {
                 flush(&mut text, &mut kind, &mut out);
@@ -320,7 +327,8 @@ mod tests {
     fn inline_scripts_and_styles_are_not_spoken() {
         let src = "Hello <script>alert(1)</script> world.\n\n\
                    A <STYLE type=\"text/css\">p { color: red }</style>styled <em>word</em>.\n\n\
-                   A <scripted>tag</scripted> is text, and <b>bold</b> too.\n";
+                   A <scripted>tag</scripted> is text, and <b>bold</b> too.\n\n\
+                   Unclosed <style>p {}\n\nThe next paragraph is spoken.\n";
         let texts: Vec<String> = blocks(src)
             .into_iter()
             .map(|(t, _)| super::super::normalize_whitespace(&t))
@@ -330,7 +338,9 @@ mod tests {
             [
                 "Hello world.",
                 "A styled word.",
-                "A tag is text, and bold too."
+                "A tag is text, and bold too.",
+                "Unclosed",
+                "The next paragraph is spoken."
             ]
         );
     }
