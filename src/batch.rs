@@ -12,8 +12,7 @@ use crate::audio::frames_to_ms;
 use crate::backend::{self, EngineInfo, SynthError};
 use crate::cache::UnitCache;
 use crate::config::{
-    self, AudioFormat, BackendConfig, CacheAction, ChapterFormat, ConvertConfig, ConvertRequest,
-    IndexRequest, Shard,
+    self, BackendConfig, CacheAction, ConvertConfig, ConvertRequest, IndexRequest, Shard,
 };
 use crate::encode::Ffmpeg;
 use crate::exit_codes::ExitCode;
@@ -180,18 +179,6 @@ fn usable_cache(cache: Option<&UnitCache>) -> Option<UnitCache> {
         dir.display()
     ));
     None
-}
-
-/// The suffix of every file aloud may write beside an article's base name: the audio formats,
-/// the chapter files, the manifest, the page and the captions.
-fn every_output_suffix() -> Vec<&'static str> {
-    let audio = AudioFormat::ALL.map(AudioFormat::suffix);
-    let chapters = ChapterFormat::ALL.map(ChapterFormat::suffix);
-    [".json", ".html", ".captions.vtt"]
-        .into_iter()
-        .chain(audio)
-        .chain(chapters)
-        .collect()
 }
 
 /// The input that names standard input.
@@ -732,6 +719,17 @@ fn name_outputs(
     for (i, (_, rel)) in found.iter().enumerate() {
         by_stem.entry(stem_of(rel)).or_default().push(i);
     }
+    // How messages name each input.
+    let labels: Vec<String> = found
+        .iter()
+        .map(|(source, _)| {
+            if stdin.is_some_and(|s| s.path() == source) {
+                "standard input".into()
+            } else {
+                source.display().to_string()
+            }
+        })
+        .collect();
     let index_stem = Path::new(index::INDEX_FILE).with_extension("");
     let mut bases: Vec<PathBuf> = found.iter().map(|(_, rel)| stem_of(rel)).collect();
     let mut renamed: Vec<(String, Vec<usize>)> = Vec::new();
@@ -754,45 +752,47 @@ fn name_outputs(
         }
         renamed.push((why, members.clone()));
     }
-    // An article's own files can be another's sidecars: `x.chapters.md`'s manifest would be
-    // `x.chapters.json`, which is `x.md`'s chapter list with `--chapters json`. The article
-    // whose name carries the sidecar's tail keeps its extension. Every file aloud may write
-    // counts, so the names do not change with the formats asked for.
-    let suffixes = every_output_suffix();
-    let mut first_use: BTreeMap<PathBuf, (usize, &str)> = BTreeMap::new();
-    let mut carriers: BTreeMap<usize, (usize, PathBuf)> = BTreeMap::new();
-    for (i, base) in bases.iter().enumerate() {
-        for &suffix in &suffixes {
-            let mut path = base.clone().into_os_string();
-            path.push(suffix);
-            let path = PathBuf::from(path);
-            match first_use.get(&path) {
-                None => {
-                    first_use.insert(path, (i, suffix));
-                }
-                // The same base twice is numbered below.
-                Some(&(j, _)) if bases[j] == *base => {}
-                Some(&(j, other)) => {
-                    let (carrier, owner) = if suffix.len() < other.len() {
-                        (i, j)
-                    } else {
-                        (j, i)
-                    };
-                    carriers.entry(carrier).or_insert((owner, path));
-                }
-            }
+    // An article named like another one's sidecar (`x.chapters.md`, whose manifest would be
+    // `x.chapters.json`, the chapter list of an article `x`) keeps its extension, whether or
+    // not an `x` is in this run: names depend on nothing but the article's own path, so runs
+    // into the same folder never share one. Every file aloud may write counts, so the names do
+    // not change with the formats asked for either.
+    let tails = pipeline::sidecar_tails();
+    for (i, (_, rel)) in found.iter().enumerate() {
+        let stem = stem_of(rel);
+        let stem_text = stem.to_string_lossy();
+        let Some(tail) = tails.iter().find(|t| stem_text.ends_with(*t)) else {
+            continue;
+        };
+        if bases[i] != stem {
+            continue;
         }
-    }
-    for (carrier, (owner, path)) in carriers {
-        bases[carrier] = safe_relative(&found[carrier].1);
+        let owner = &stem_text[..stem_text.len() - tail.len()];
+        bases[i] = safe_relative(rel);
         renamed.push((
             format!(
-                "would write {}, a file of {}",
-                out_dir.join(path).display(),
-                found[owner].0.display()
+                "would write {}.*, names that belong to the files of any article named {owner}",
+                out_dir.join(&stem).display()
             ),
-            vec![carrier],
+            vec![i],
         ));
+    }
+    // A page given as an input inside the output folder would be overwritten by its own player
+    // page (`aloud convert p.html -o .`): it keeps its extension (`p.html.html`).
+    for (i, (source, rel)) in found.iter().enumerate() {
+        let mut page = out_dir.join(&bases[i]).into_os_string();
+        page.push(".html");
+        let page = PathBuf::from(page);
+        if page.exists() && page.canonicalize().ok() == source.canonicalize().ok() {
+            bases[i] = safe_relative(rel);
+            renamed.push((
+                format!(
+                    "would be overwritten by its own player page {}",
+                    page.display()
+                ),
+                vec![i],
+            ));
+        }
     }
     // Still colliding (the same relative path under two inputs): number them in order.
     let mut count: BTreeMap<PathBuf, usize> = BTreeMap::new();
@@ -810,10 +810,7 @@ fn name_outputs(
         }
     }
     for (why, members) in renamed {
-        let names: Vec<String> = members
-            .iter()
-            .map(|&i| found[i].0.display().to_string())
-            .collect();
+        let names: Vec<&str> = members.iter().map(|&i| labels[i].as_str()).collect();
         let written: Vec<String> = members
             .iter()
             .map(|&i| format!("{}.*", out_dir.join(&bases[i]).display()))
@@ -827,12 +824,9 @@ fn name_outputs(
     found
         .into_iter()
         .zip(bases)
-        .map(|((source, rel), base)| ArticleJob {
-            label: if stdin.is_some_and(|s| s.path() == source) {
-                "standard input".into()
-            } else {
-                source.display().to_string()
-            },
+        .zip(labels)
+        .map(|(((source, rel), base), label)| ArticleJob {
+            label,
             name: rel.to_string_lossy().into_owned(),
             out_base: out_dir.join(base),
             source,
@@ -927,6 +921,14 @@ mod tests {
     }
 
     #[test]
+    fn the_sidecar_tails_are_the_chapter_files() {
+        assert_eq!(
+            pipeline::sidecar_tails(),
+            [".chapters", ".podcast-chapters"]
+        );
+    }
+
+    #[test]
     fn an_article_named_like_another_ones_sidecar_keeps_its_extension() {
         let (bases, warnings) =
             bases_in_folder(&["x.md", "x.chapters.md", "x.podcast-chapters.txt", "y.md"]);
@@ -942,9 +944,14 @@ mod tests {
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
             warnings[0].contains("x.chapters.md would write ")
-                && warnings[0].contains("x.chapters.json, a file of "),
+                && warnings[0].contains(
+                    "x.chapters.*, names that belong to the files of any article named x"
+                ),
             "{warnings:?}"
         );
+        // The same without an `x` in the run: names depend on the article's path alone.
+        let (bases, _) = bases_in_folder(&["x.chapters.md"]);
+        assert_eq!(bases, [Path::new("x.chapters.md")]);
     }
 
     #[test]

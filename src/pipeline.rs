@@ -458,9 +458,40 @@ fn prepare(job: &ArticleJob, settings: &PipelineSettings) -> Result<Begun, Artic
     })))
 }
 
-/// The files an existing manifest at `json_path` lists (plain names in its folder only), or
-/// none.
-fn earlier_files(json_path: &Path) -> Vec<String> {
+/// The suffix of every file aloud may write beside an article's base name: the manifest, the
+/// page, the captions, the audio formats and the chapter files.
+pub fn every_output_suffix() -> Vec<&'static str> {
+    let audio = AudioFormat::ALL.map(AudioFormat::suffix);
+    let chapters = ChapterFormat::ALL.map(ChapterFormat::suffix);
+    [".json", ".html", ".captions.vtt"]
+        .into_iter()
+        .chain(audio)
+        .chain(chapters)
+        .collect()
+}
+
+/// The endings of an article name that would make one of its files another article's
+/// sidecar: `.chapters` (`x.chapters` + `.json` is `x`'s `.chapters.json`), and so on.
+pub fn sidecar_tails() -> Vec<&'static str> {
+    let suffixes = every_output_suffix();
+    let mut tails: Vec<&str> = suffixes
+        .iter()
+        .flat_map(|long| {
+            suffixes
+                .iter()
+                .filter(move |short| long.len() > short.len() && long.ends_with(**short))
+                .map(move |short| &long[..long.len() - short.len()])
+        })
+        .collect();
+    tails.sort_unstable();
+    tails.dedup();
+    tails
+}
+
+/// The files an existing manifest at `json_path` lists that are this article's to remove:
+/// its base name `stem` and one of aloud's output suffixes (a damaged or edited manifest
+/// cannot name anything else in the folder).
+fn earlier_files(json_path: &Path, stem: &str) -> Vec<String> {
     #[derive(serde::Deserialize)]
     struct Listing {
         files: manifest::Files,
@@ -471,11 +502,15 @@ fn earlier_files(json_path: &Path) -> Vec<String> {
     let Ok(listing) = serde_json::from_slice::<Listing>(&json) else {
         return Vec::new();
     };
+    let ours: Vec<String> = every_output_suffix()
+        .into_iter()
+        .map(|suffix| format!("{stem}{suffix}"))
+        .collect();
     listing
         .files
         .all()
         .into_iter()
-        .filter(|f| Path::new(f).file_name().is_some_and(|n| n == *f))
+        .filter(|f| ours.iter().any(|o| o == f))
         .map(str::to_string)
         .collect()
 }
@@ -1405,7 +1440,12 @@ impl Finisher<'_> {
         }
 
         // What an earlier conversion listed, to remove what this one no longer writes.
-        let earlier = earlier_files(&json_path);
+        let stem = job
+            .out_base
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        let earlier = earlier_files(&json_path, &stem);
         // The manifest goes last: its presence says the other files are complete.
         let mut all: Vec<(NamedTempFile, PathBuf)> = audio_tmp
             .into_iter()

@@ -154,8 +154,14 @@ fn files_an_earlier_conversion_wrote_and_this_one_does_not_are_removed() {
     let env = TestEnv::new();
     env.write("a.txt", "One.\n\nTwo.");
     env.write("output/a.notes.txt", "the user's own file");
+    env.write("output/b.wav", "another article's audio");
     run(&env, &["a.txt", "--chapters", "vtt,cue,json,podcast"]);
     assert!(env.path().join("output/a.cue").exists());
+    // A manifest edited to list other files does not make them this article's to remove.
+    let mut manifest = env.manifest("output/a.json");
+    manifest["files"]["ffmetadata"] = "a.notes.txt".into();
+    manifest["files"]["mp3"] = "b.wav".into();
+    env.write("output/a.json", manifest.to_string());
     let fewer = run(&env, &["a.txt", "--chapters", "vtt"]);
     assert_eq!(fewer["articles"]["converted"], 1);
     assert_eq!(
@@ -167,6 +173,7 @@ fn files_an_earlier_conversion_wrote_and_this_one_does_not_are_removed() {
             "a.json",
             "a.notes.txt",
             "a.wav",
+            "b.wav",
             "index.html"
         ]
     );

@@ -335,6 +335,21 @@ fn html_reader_page_reads_the_sections_that_the_article_reader_drops() {
 }
 
 #[test]
+fn a_page_converted_into_its_own_folder_is_not_overwritten_by_its_player_page() {
+    let env = TestEnv::new();
+    let page = "<html><head><title>Mine</title></head><body><h1>Mine</h1><p>My own text.</p></body></html>";
+    env.write("site/p.html", page);
+    env.mock_convert(&["site/p.html", "-o", "site"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "site/p.html would be overwritten by its own player page site/p.html; written as site/p.html.* instead",
+        ));
+    assert_eq!(env.read("site/p.html"), page.as_bytes());
+    assert!(env.path().join("site/p.html.html").exists());
+}
+
+#[test]
 fn empty_and_whitespace_only_files_fail_with_nothing_written() {
     let env = TestEnv::new();
     env.write("in/empty.txt", "");
