@@ -109,13 +109,25 @@ impl UnitCache {
         stats
     }
 
-    /// Deletes every entry (and leftover temporary files); returns what was removed.
+    /// Deletes every entry and leftover temporary file, then the folders left empty; anything
+    /// else (a file someone put there) stays. Returns what was removed.
     pub fn clear(&self) -> std::io::Result<CacheStats> {
         let stats = self.stats();
         let units = self.dir.join("units");
-        if units.exists() {
-            std::fs::remove_dir_all(&units)?;
+        let Ok(shards) = std::fs::read_dir(&units) else {
+            return Ok(stats);
+        };
+        for shard in shards.flatten().map(|s| s.path()).filter(|p| p.is_dir()) {
+            for file in std::fs::read_dir(&shard)?.flatten().map(|e| e.path()) {
+                let name = file.file_name().unwrap_or_default().to_string_lossy();
+                if name.ends_with(".unit") || name.starts_with(".tmp-") {
+                    std::fs::remove_file(&file)?;
+                }
+            }
+            // Only an empty folder goes.
+            let _ = std::fs::remove_dir(&shard);
         }
+        let _ = std::fs::remove_dir(&units);
         Ok(stats)
     }
 
@@ -266,8 +278,22 @@ mod tests {
                 bytes: (HEADER + MARK + 6) as u64
             }
         );
+        // A killed run's temporary file goes with the entries; a file someone put there stays.
+        let shard = dir.path().join("units").join(&key[..2]);
+        std::fs::write(shard.join(".tmp-abc123"), b"partial").unwrap();
+        std::fs::write(shard.join("mine.txt"), b"not aloud's").unwrap();
         assert_eq!(cache.clear().unwrap().entries, 1);
         assert_eq!(cache.stats().entries, 0);
+        let left: Vec<_> = std::fs::read_dir(&shard)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["mine.txt"]);
+        // With nothing else in them, the folders go too.
+        std::fs::remove_file(shard.join("mine.txt")).unwrap();
+        cache.clear().unwrap();
+        assert!(!dir.path().join("units").exists());
     }
 
     #[test]
