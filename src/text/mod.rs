@@ -41,22 +41,80 @@ impl Format {
         }
     }
 
-    /// The format of a file: by extension, else HTML if it starts like a page, else text.
+    /// The format of a file: by extension, else HTML if it starts like a page or a piece of
+    /// one (after any `<?xml ?>` prolog and comments), else text.
     pub fn detect(path: &Path, text: &str) -> Format {
         Format::from_extension(path).unwrap_or_else(|| {
-            let head: String = text
-                .trim_start()
-                .chars()
-                .take(15)
-                .collect::<String>()
-                .to_ascii_lowercase();
-            if head.starts_with("<!doctype html") || head.starts_with("<html") {
+            if starts_like_html(text) {
                 Format::Html
             } else {
                 Format::Text
             }
         })
     }
+}
+
+/// Whether text starts like an HTML page or fragment: a doctype, or one of the elements a page
+/// or a piece of one starts with, after any XML prolog, comments and whitespace.
+fn starts_like_html(text: &str) -> bool {
+    const STARTS: &[&str] = &[
+        "html",
+        "head",
+        "body",
+        "meta",
+        "title",
+        "link",
+        "style",
+        "script",
+        "div",
+        "p",
+        "main",
+        "article",
+        "section",
+        "header",
+        "nav",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "table",
+        "blockquote",
+    ];
+    let mut rest = text.trim_start_matches('\u{feff}').trim_start();
+    loop {
+        let skipped = if rest.starts_with("<?") {
+            rest.find("?>").map(|end| &rest[end + 2..])
+        } else if rest.starts_with("<!--") {
+            rest.find("-->").map(|end| &rest[end + 3..])
+        } else {
+            None
+        };
+        match skipped {
+            Some(after) => rest = after.trim_start(),
+            None => break,
+        }
+    }
+    let head: String = rest
+        .chars()
+        .take(16)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if head.starts_with("<!doctype html") {
+        return true;
+    }
+    let Some(tag) = head.strip_prefix('<') else {
+        return false;
+    };
+    let name: String = tag
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let ends_name = tag[name.len()..].starts_with(['>', ' ', '/', '\t', '\n', '\r']);
+    STARTS.contains(&name.as_str()) && ends_name
 }
 
 /// How an HTML page is read.
@@ -533,6 +591,33 @@ pub fn normalize_whitespace(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_without_an_extension_is_known_by_its_start() {
+        let detect = |text: &str| Format::detect(Path::new("stdin"), text);
+        for page in [
+            "<!DOCTYPE html><html><body><p>x</p></body></html>",
+            "  <html lang=\"en\"><p>x</p></html>",
+            "<!-- saved page --><html><p>x</p></html>",
+            "<?xml version=\"1.0\"?>\n<html xmlns=\"http://www.w3.org/1999/xhtml\"></html>",
+            "\u{feff}<head><title>T</title></head><p>x</p>",
+            "<div class=\"post\"><p>A fragment.</p></div>",
+            "<p>A fragment.</p>",
+        ] {
+            assert_eq!(detect(page), Format::Html, "{page}");
+        }
+        for text in [
+            "Plain text.",
+            "<3 is a heart, not a tag.",
+            "<pre-order> now",
+            "<!-- a comment that never ends",
+            "<paragraph>?",
+        ] {
+            assert_eq!(detect(text), Format::Text, "{text}");
+        }
+        // An extension wins over the content.
+        assert_eq!(Format::detect(Path::new("a.txt"), "<p>x</p>"), Format::Text);
+    }
 
     #[test]
     fn decode_strips_a_bom_and_names_the_bad_byte() {
