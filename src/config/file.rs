@@ -143,6 +143,9 @@ impl ConfigFile {
         if self.formats.as_ref().is_some_and(Vec::is_empty) {
             return Err("formats: name at least one of wav, mp3, opus, m4b".into());
         }
+        if let Some(problem) = self.voice.as_deref().and_then(super::voice_problem) {
+            return Err(format!("voice: {problem}"));
+        }
         let u = |v: Option<u32>| v.map(u64::from);
         super::check_settings(
             &[

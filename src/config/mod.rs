@@ -548,12 +548,10 @@ pub fn resolve(mut req: ConvertRequest, cwd: &Path) -> Result<ConvertConfig, Con
     let publishing = resolve_publishing(&req)?;
 
     let voice = engine_voice.or(profile.voice.clone());
-    if let Some(v) = &voice
-        && (v.is_empty() || v.starts_with('-') || v.chars().any(char::is_whitespace))
-    {
+    if let Some(message) = voice.as_deref().and_then(voice_problem) {
         return Err(ConfigError::Invalid {
             option: "--voice",
-            message: format!("{v:?} is not a voice name"),
+            message,
         });
     }
     let rate = req.rate.or(profile.rate).unwrap_or(175);
@@ -866,6 +864,13 @@ fn range_problem(key: &str, value: u64) -> Option<String> {
     (!(min..=max).contains(&value)).then(|| format!("{value} is out of range; use {min} to {max}"))
 }
 
+/// What is wrong with an engine's voice name, if anything (it is passed to engines as one
+/// argument, so it may not look like an option or hold spaces).
+fn voice_problem(voice: &str) -> Option<String> {
+    (voice.is_empty() || voice.starts_with('-') || voice.chars().any(char::is_whitespace))
+        .then(|| format!("{voice:?} is not a voice name"))
+}
+
 /// What is wrong with a `--timeout` of `secs` seconds, if anything.
 fn timeout_problem(secs: f64) -> Option<String> {
     (!(secs.is_finite() && secs > 0.0 && secs <= 86_400.0))
@@ -1083,6 +1088,11 @@ mod tests {
         assert!(msg.contains("aloud.toml: timeout: 0 is not"), "{msg}");
         let msg = fails("aloud.toml", "loudness = 3.0\n", req());
         assert!(msg.contains("aloud.toml: loudness: 3 is not"), "{msg}");
+        let msg = fails("aloud.toml", "voice = \"\"\n", req());
+        assert!(
+            msg.contains("aloud.toml: voice: \"\" is not a voice name"),
+            "{msg}"
+        );
         let msg = fails("aloud.toml", "formats = []\n", req());
         assert!(
             msg.contains("aloud.toml: formats: name at least one"),

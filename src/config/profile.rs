@@ -207,6 +207,12 @@ pub fn parse_profile(src: &str, path: &Path) -> Result<VoiceProfile, ConfigError
         path: path.to_path_buf(),
         message: super::toml_message(&e),
     })?;
+    if let Some(problem) = profile.voice.as_deref().and_then(super::voice_problem) {
+        return Err(ConfigError::Profile {
+            path: path.to_path_buf(),
+            message: format!("voice: {problem}"),
+        });
+    }
     let u = |v: Option<u32>| v.map(u64::from);
     super::check_settings(
         &[
