@@ -600,22 +600,49 @@ where
     })
 }
 
-/// The manual page: the top-level page, then a section per subcommand with its synopsis and
-/// options (clap_mangen's page alone lists the subcommands without their options).
+/// The manual page: the top-level page with a section per subcommand, its synopsis and
+/// options, before the notes and version (clap_mangen's page alone lists the subcommands
+/// without their options and refers to pages `aloud-convert(1)` that do not exist).
 fn manual() -> std::io::Result<String> {
     let mut cmd = Cli::command();
     cmd.build();
+    let top = clap_mangen::Man::new(cmd.clone());
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    top.render_title(&mut out)?;
+    top.render_name_section(&mut out)?;
+    top.render_synopsis_section(&mut out)?;
+    top.render_description_section(&mut out)?;
+    top.render_options_section(&mut out)?;
+    top.render_subcommands_section(&mut out)?;
     let mut page = String::from_utf8_lossy(&out).into_owned();
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    // `help` gets no section of its own: it prints what the sections say.
+    let subcommands: Vec<&clap::Command> =
+        cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    for sub in &subcommands {
+        // The list above names each one's section, not a page of its own.
+        let name = sub.get_name();
+        let below = if name == "help" { "" } else { " (below)" };
+        page = page.replace(
+            &format!("aloud\\-{name}(1)"),
+            &format!("aloud {name}{below}"),
+        );
+    }
+    for sub in subcommands.into_iter().filter(|s| s.get_name() != "help") {
         let man = clap_mangen::Man::new(sub.clone());
         let mut part = Vec::new();
         man.render_synopsis_section(&mut part)?;
         man.render_options_section(&mut part)?;
+        if sub.has_subcommands() {
+            man.render_subcommands_section(&mut part)?;
+        }
         // The synopsis heading becomes the subcommand's section; its option groups nest in it.
         let name = sub.get_bin_name().unwrap_or(sub.get_name()).to_uppercase();
-        for line in String::from_utf8_lossy(&part).lines() {
+        let mut part = String::from_utf8_lossy(&part).into_owned();
+        for nested in sub.get_subcommands() {
+            let (s, n) = (sub.get_name(), nested.get_name());
+            part = part.replace(&format!("aloud\\-{s}\\-{n}(1)"), &format!("aloud {s} {n}"));
+        }
+        for line in part.lines() {
             let line = match line {
                 ".SH SYNOPSIS" => format!(".SH \"{name}\""),
                 ".SH OPTIONS" => ".SS Options".to_string(),
@@ -627,6 +654,10 @@ fn manual() -> std::io::Result<String> {
             page.push('\n');
         }
     }
+    let mut end = Vec::new();
+    top.render_extra_section(&mut end)?;
+    top.render_version_section(&mut end)?;
+    page += &String::from_utf8_lossy(&end);
     Ok(page)
 }
 

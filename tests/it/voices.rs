@@ -497,6 +497,14 @@ fn voices_doctor_completions_and_man_page() {
         convert.contains("cache\\-dir"),
         "no --cache-dir under convert"
     );
+    // No references to pages that do not exist; nested subcommands are listed.
+    assert!(!man.contains("(1)"), "a reference to a separate page");
+    assert!(man.contains("aloud cache stats"));
+    let subs = man.find(".SH \"ALOUD CONVERT\"").unwrap();
+    assert!(
+        subs < man.find(".SH VERSION").unwrap(),
+        "the subcommands come before the version"
+    );
 }
 
 #[test]
