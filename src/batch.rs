@@ -169,9 +169,13 @@ pub fn run_convert(request: ConvertRequest) -> anyhow::Result<ExitCode> {
 fn usable_cache(cache: Option<&UnitCache>) -> Option<UnitCache> {
     let cache = cache?;
     let dir = cache.dir();
-    let why = match std::fs::create_dir_all(dir) {
+    // The entries' own folder too, so that a file in its place is found now, not at the end.
+    let why = match std::fs::create_dir_all(cache.units_dir()) {
         Ok(()) => return Some(cache.clone()),
         Err(_) if dir.exists() && !dir.is_dir() => "it is not a folder".to_string(),
+        Err(_) if cache.units_dir().exists() => {
+            format!("{} is not a folder", cache.units_dir().display())
+        }
         Err(e) => e.to_string(),
     };
     report::warning(format_args!(
@@ -431,6 +435,12 @@ pub fn run_cache(
             "no cache folder: there is no home folder to put it in; pass --cache-dir DIR"
         );
     };
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "the cache folder {} is not a folder; give --cache-dir a folder",
+            dir.display()
+        );
+    }
     let cache = UnitCache::new(&dir);
     let (verb, stats) = match action {
         CacheAction::Stats => ("holds", cache.stats()),

@@ -65,11 +65,13 @@ impl UnitCache {
         &self.dir
     }
 
+    /// The folder the entries are in.
+    pub fn units_dir(&self) -> PathBuf {
+        self.dir.join("units")
+    }
+
     fn path(&self, key: &str) -> PathBuf {
-        self.dir
-            .join("units")
-            .join(&key[..2])
-            .join(format!("{key}.unit"))
+        self.units_dir().join(&key[..2]).join(format!("{key}.unit"))
     }
 
     /// Looks a unit up.

@@ -138,14 +138,33 @@ fn a_cache_that_cannot_be_written_is_said_once_and_the_run_goes_on() {
     assert_eq!(stderr.matches("warning").count(), 1, "{stderr}");
     assert!(env.path().join("output/a.wav").exists());
     assert_eq!(env.read("not-a-folder"), b"x");
+    env.aloud()
+        .args(["cache", "stats", "--cache-dir", "not-a-folder"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "the cache folder not-a-folder is not a folder",
+        ));
 
-    // A folder whose entries cannot be written: the count and the reason, after the run.
+    // A file where the entries' folder goes is found before anything is synthesized too.
     env.write("blocked/units", "a file where the entries' folder goes");
     env.mock_convert(&["a.txt", "--force", "--cache-dir", "blocked"])
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "warning: 2 synthesized units could not be written to the cache in blocked (Not a directory (os error 20)); the next run synthesizes them again",
+            "warning: cannot use the cache folder blocked (blocked/units is not a folder)",
+        ));
+
+    // Entries that cannot be written (a file where every shard folder goes): the count and
+    // the reason, after the run.
+    for shard in 0..=255 {
+        env.write(&format!("sharded/units/{shard:02x}"), "not a folder");
+    }
+    env.mock_convert(&["a.txt", "--force", "--cache-dir", "sharded"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: 2 synthesized units could not be written to the cache in sharded (File exists (os error 17)); the next run synthesizes them again",
         ));
 }
 
