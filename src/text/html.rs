@@ -124,10 +124,12 @@ pub fn parse(html: &str, reader: HtmlReader) -> Parsed {
     };
     let content = content.unwrap_or(doc);
     if parsed.title.is_none() {
-        parsed.title = og_title.or_else(|| {
-            let t = content.select("title").text().to_string();
-            Some(t).filter(|t| !t.trim().is_empty())
-        });
+        parsed.title = og_title
+            .or_else(|| {
+                let t = content.select("title").text().to_string();
+                Some(t).filter(|t| !t.trim().is_empty())
+            })
+            .map(|t| without_site_name(t, &headlines));
     }
     parsed.author = parsed.author.or(fallback_author);
     parsed.date = parsed.date.or(fallback_date);
@@ -146,6 +148,23 @@ fn whole_headline(title: String, headlines: &[String]) -> String {
     headlines
         .iter()
         .find(|h| h.len() > cut.len() && h.starts_with(&cut))
+        .cloned()
+        .unwrap_or(title)
+}
+
+/// A page's `<title>` is often its headline and the site's name (`The story – Example News`):
+/// when the page has a headline (`h1`) that the title starts with, followed by a separator,
+/// that headline is the title. (Readability does this for the article reader.)
+fn without_site_name(title: String, headlines: &[String]) -> String {
+    let whole = super::normalize_whitespace(&title);
+    headlines
+        .iter()
+        .find(|h| {
+            whole.strip_prefix(h.as_str()).is_some_and(|rest| {
+                rest.trim_start()
+                    .starts_with(['|', '-', '–', '—', ':', '·', '•', '»', '/'])
+            })
+        })
         .cloned()
         .unwrap_or(title)
 }
@@ -549,6 +568,30 @@ mod tests {
             !texts
                 .iter()
                 .any(|t| t.contains("Home") || t.contains("School"))
+        );
+    }
+
+    #[test]
+    fn the_page_reader_titles_a_page_by_its_headline_without_the_site_name() {
+        let title = |t: &str, h1: &str| {
+            parse(
+                &format!("<html><head><title>{t}</title></head><body><main><h1>{h1}</h1><p>Text.</p></main></body></html>"),
+                HtmlReader::Page,
+            )
+            .title
+        };
+        assert_eq!(
+            title("The Story – Example News", "The Story").as_deref(),
+            Some("The Story")
+        );
+        assert_eq!(
+            title("The Story | Example", "The Story").as_deref(),
+            Some("The Story")
+        );
+        // Not a separator: the title stays whole.
+        assert_eq!(
+            title("The Story Continues", "The Story").as_deref(),
+            Some("The Story Continues")
         );
     }
 
