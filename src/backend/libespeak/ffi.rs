@@ -229,11 +229,15 @@ impl Engine {
         let name = library.to_string_lossy().into_owned();
         // RTLD_NOW binds every symbol the library uses here, once: bound lazily, each forked
         // copy would look its symbols up again (and fault in the pages it writes them to).
+        // RTLD_NODELETE keeps it mapped when the engine is dropped: the library starts a thread
+        // of its own that nothing stops, and unmapping the code and data that thread waits in
+        // aborts the process ("The futex facility returned an unexpected error code", seen
+        // once in a unit-test run, which drops the engine while other tests go on).
         use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
         // SAFETY: loading runs the library's initialisers; libespeak-ng's (and its
         // dependencies') are ordinary C constructors with no preconditions.
         let lib: libloading::Library =
-            unsafe { Library::open(Some(library), RTLD_NOW | RTLD_LOCAL) }
+            unsafe { Library::open(Some(library), RTLD_NOW | RTLD_LOCAL | libc::RTLD_NODELETE) }
                 .map_err(|e| LoadError::Missing(format!("cannot load {name}: {e}")))?
                 .into();
         macro_rules! sym {
