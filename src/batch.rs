@@ -791,7 +791,7 @@ fn name_outputs(
     // page (`aloud convert p.html -o .`): it keeps its extension (`p.html.html`).
     for (i, (source, rel)) in found.iter().enumerate() {
         let mut page = out_dir.join(&bases[i]).into_os_string();
-        page.push(".html");
+        page.push(pipeline::PAGE_SUFFIX);
         let page = PathBuf::from(page);
         if page.exists() && page.canonicalize().ok() == source.canonicalize().ok() {
             bases[i] = safe_relative(rel);

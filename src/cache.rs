@@ -115,32 +115,44 @@ impl UnitCache {
     /// else (a file someone put there) stays. Returns what was removed.
     pub fn clear(&self) -> std::io::Result<CacheStats> {
         let stats = self.stats();
-        let units = self.dir.join("units");
-        let Ok(shards) = std::fs::read_dir(&units) else {
-            return Ok(stats);
-        };
-        for shard in shards.flatten().map(|s| s.path()).filter(|p| p.is_dir()) {
-            for file in std::fs::read_dir(&shard)?.flatten().map(|e| e.path()) {
-                let name = file.file_name().unwrap_or_default().to_string_lossy();
-                if name.ends_with(".unit") || name.starts_with(".tmp-") {
-                    std::fs::remove_file(&file)?;
-                }
+        for file in self.shard_files() {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            if name.ends_with(".unit") || name.starts_with(".tmp-") {
+                std::fs::remove_file(&file)?;
             }
-            // Only an empty folder goes.
-            let _ = std::fs::remove_dir(&shard);
         }
-        let _ = std::fs::remove_dir(&units);
+        // Only empty folders go.
+        for shard in self.shards() {
+            let _ = std::fs::remove_dir(shard);
+        }
+        let _ = std::fs::remove_dir(self.units_dir());
         Ok(stats)
     }
 
-    fn entry_files(&self) -> Vec<PathBuf> {
-        let Ok(shards) = std::fs::read_dir(self.dir.join("units")) else {
+    /// The shard folders under `units/`.
+    fn shards(&self) -> Vec<PathBuf> {
+        let Ok(shards) = std::fs::read_dir(self.units_dir()) else {
             return Vec::new();
         };
         shards
             .flatten()
-            .filter_map(|s| std::fs::read_dir(s.path()).ok())
+            .map(|s| s.path())
+            .filter(|p| p.is_dir())
+            .collect()
+    }
+
+    /// Every file in the shard folders: entries, and whatever else is there.
+    fn shard_files(&self) -> Vec<PathBuf> {
+        self.shards()
+            .iter()
+            .filter_map(|s| std::fs::read_dir(s).ok())
             .flat_map(|rd| rd.flatten().map(|e| e.path()))
+            .collect()
+    }
+
+    fn entry_files(&self) -> Vec<PathBuf> {
+        self.shard_files()
+            .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "unit"))
             .collect()
     }

@@ -359,6 +359,9 @@ struct Prepared {
     input_sha256: String,
     /// For each paragraph, whether a chapter starts there.
     chapter_starts: Vec<bool>,
+    /// The files an earlier conversion listed that are this article's (see [`earlier`]), to
+    /// remove once the new outputs are in place if they are not among them.
+    earlier_files: Vec<String>,
 }
 
 /// How an article begins.
@@ -444,26 +447,33 @@ impl Dispatcher<'_> {
 fn prepare(job: &ArticleJob, settings: &PipelineSettings) -> Result<Begun, ArticleError> {
     let bytes = std::fs::read(&job.source).map_err(ArticleError::Read)?;
     let input_sha256 = hex(&Sha256::digest(&bytes));
-    if !settings.rebuild
-        && let Some(done) = up_to_date(job, &input_sha256, &settings.fingerprint)
-    {
-        return Ok(Begun::Unchanged(done));
-    }
+    let earlier_files = match earlier(job, &input_sha256, settings) {
+        Earlier::UpToDate(done) => return Ok(Begun::Unchanged(done)),
+        Earlier::Files(files) => files,
+    };
     let (article, units) = settings.text.read(&bytes, Path::new(&job.name))?;
     Ok(Begun::Work(Arc::new(Prepared {
         chapter_starts: article.chapter_starts(),
         article,
         units,
         input_sha256,
+        earlier_files,
     })))
 }
+
+/// The manifest's suffix after the article's base name.
+pub const MANIFEST_SUFFIX: &str = ".json";
+/// The player page's.
+pub const PAGE_SUFFIX: &str = ".html";
+/// The captions'.
+pub const CAPTIONS_SUFFIX: &str = ".captions.vtt";
 
 /// The suffix of every file aloud may write beside an article's base name: the manifest, the
 /// page, the captions, the audio formats and the chapter files.
 pub fn every_output_suffix() -> Vec<&'static str> {
     let audio = AudioFormat::ALL.map(AudioFormat::suffix);
     let chapters = ChapterFormat::ALL.map(ChapterFormat::suffix);
-    [".json", ".html", ".captions.vtt"]
+    [MANIFEST_SUFFIX, PAGE_SUFFIX, CAPTIONS_SUFFIX]
         .into_iter()
         .chain(audio)
         .chain(chapters)
@@ -488,48 +498,63 @@ pub fn sidecar_tails() -> Vec<&'static str> {
     tails
 }
 
-/// The files an existing manifest at `json_path` lists that are this article's to remove:
-/// its base name `stem` and one of aloud's output suffixes (a damaged or edited manifest
-/// cannot name anything else in the folder).
-fn earlier_files(json_path: &Path, stem: &str) -> Vec<String> {
+/// What an earlier conversion of an article left, from its manifest, read once.
+enum Earlier {
+    /// Its outputs are up to date: made from this very source with these very settings, and
+    /// every file listed is there.
+    UpToDate(Converted),
+    /// Otherwise: the files it listed that are this article's to remove if the new
+    /// conversion does not write them again (none if there is no readable manifest).
+    Files(Vec<String>),
+}
+
+/// Reads the article's existing manifest, if any. Under `rebuild` only its file list is
+/// parsed: it cannot be up to date.
+fn earlier(job: &ArticleJob, input_sha256: &str, settings: &PipelineSettings) -> Earlier {
     #[derive(serde::Deserialize)]
     struct Listing {
         files: manifest::Files,
     }
-    let Ok(json) = std::fs::read(json_path) else {
-        return Vec::new();
+    let Ok(json) = std::fs::read(job.output(MANIFEST_SUFFIX)) else {
+        return Earlier::Files(Vec::new());
     };
-    let Ok(listing) = serde_json::from_slice::<Listing>(&json) else {
-        return Vec::new();
+    let files = if settings.rebuild {
+        serde_json::from_slice::<Listing>(&json)
+            .ok()
+            .map(|l| l.files)
+    } else {
+        let Ok(m) = serde_json::from_slice::<Manifest>(&json) else {
+            return Earlier::Files(Vec::new());
+        };
+        let current = m.format == manifest::FORMAT
+            && m.format_version == manifest::FORMAT_VERSION
+            && m.input_sha256 == input_sha256
+            && m.settings_sha256 == settings.fingerprint;
+        let dir = job.out_base.parent().unwrap_or(Path::new("."));
+        if current && m.files.all().iter().all(|f| dir.join(f).is_file()) {
+            return Earlier::UpToDate(converted(job, &m));
+        }
+        Some(m.files)
     };
+    // Only the article's own names (its base name and one of aloud's suffixes): a damaged or
+    // edited manifest cannot name anything else in the folder.
+    let stem = job
+        .out_base
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
     let ours: Vec<String> = every_output_suffix()
         .into_iter()
         .map(|suffix| format!("{stem}{suffix}"))
         .collect();
-    listing
-        .files
-        .all()
-        .into_iter()
-        .filter(|f| ours.iter().any(|o| o == f))
-        .map(str::to_string)
-        .collect()
-}
-
-/// The article's existing outputs, if its manifest says they were made from this very source
-/// with these very settings and every file it lists is there.
-fn up_to_date(job: &ArticleJob, input_sha256: &str, fingerprint: &str) -> Option<Converted> {
-    let json = std::fs::read(job.output(".json")).ok()?;
-    let m: Manifest = serde_json::from_slice(&json).ok()?;
-    let current = m.format == manifest::FORMAT
-        && m.format_version == manifest::FORMAT_VERSION
-        && m.input_sha256 == input_sha256
-        && m.settings_sha256 == fingerprint;
-    if !current {
-        return None;
-    }
-    let dir = job.out_base.parent().unwrap_or(Path::new("."));
-    let files_there = m.files.all().iter().all(|f| dir.join(f).is_file());
-    files_there.then(|| converted(job, &m))
+    let listed = files.as_ref().map(manifest::Files::all).unwrap_or_default();
+    Earlier::Files(
+        listed
+            .into_iter()
+            .filter(|f| ours.iter().any(|o| o == f))
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 /// What the run reports for an article whose manifest is `m`.
@@ -1290,8 +1315,8 @@ impl Finisher<'_> {
         }
 
         let mut files = Files {
-            page: Some(file_name(job, ".html")),
-            captions_vtt: Some(file_name(job, ".captions.vtt")),
+            page: Some(file_name(job, PAGE_SUFFIX)),
+            captions_vtt: Some(file_name(job, CAPTIONS_SUFFIX)),
             ..Files::default()
         };
         for &format in &publishing.formats {
@@ -1404,9 +1429,9 @@ impl Finisher<'_> {
                 duration_ms,
             });
         }
-        let html_path = job.output(".html");
-        let json_path = job.output(".json");
-        let captions_path = job.output(".captions.vtt");
+        let html_path = job.output(PAGE_SUFFIX);
+        let json_path = job.output(MANIFEST_SUFFIX);
+        let captions_path = job.output(CAPTIONS_SUFFIX);
         // The page, the captions and the manifest at once: each walks every timed word (a
         // long article has tens of thousands), and this is the run's tail, when the
         // synthesis of a single article has nothing left to overlap with.
@@ -1439,13 +1464,6 @@ impl Finisher<'_> {
             return Err(ArticleError::Encode(EncodeError::Cancelled));
         }
 
-        // What an earlier conversion listed, to remove what this one no longer writes.
-        let stem = job
-            .out_base
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy();
-        let earlier = earlier_files(&json_path, &stem);
         // The manifest goes last: its presence says the other files are complete.
         let mut all: Vec<(NamedTempFile, PathBuf)> = audio_tmp
             .into_iter()
@@ -1472,7 +1490,8 @@ impl Finisher<'_> {
         // beside the new files and listed by no manifest.
         let now = manifest.files.all();
         let dir = job.out_base.parent().unwrap_or(Path::new("."));
-        for old in earlier.iter().filter(|f| !now.contains(&f.as_str())) {
+        let earlier = &f.prepared.earlier_files;
+        for old in earlier.iter().filter(|name| !now.contains(&name.as_str())) {
             let _ = std::fs::remove_file(dir.join(old));
         }
         Ok(converted(job, &manifest))
